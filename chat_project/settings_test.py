@@ -1,0 +1,10 @@
+"""Settings for the test suite: the real settings with a throwaway key and a
+fast password hasher. DATABASE_URL still chooses the database."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,159 @@
+"""The staff console. Writes go through the same rules as the API: the pair
+checks of `services`, the read-state service for the bulk actions. Every list
+loads what it shows in a fixed number of queries."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages as admin_messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import services
+from .models import Message, Thread
+
+
+class ThreadAdminForm(forms.ModelForm):
+    class Meta:
+        model = Thread
+        fields = ["participants"]
+        help_texts = {"participants": "Exactly two different users. A pair can have only one thread."}
+
+    def clean_participants(self):
+        users = list(self.cleaned_data["participants"])
+        if len(users) != 2:
+            raise ValidationError(
+                f"A thread has exactly two participants; {len(users)} selected.", code="participant_count"
+            )
+        first, second = sorted(users, key=lambda u: u.pk)
+        services.check_thread_pair(user=first, other=second)
+        if self.instance.pk is not None:
+            if (first.pk, second.pk) != self.instance.pair_ids:
+                raise ValidationError(
+                    "The participants of an existing thread cannot be changed; create a new thread instead.",
+                    code="pair_changed",
+                )
+        else:
+            existing = Thread.objects.filter(user_low=first, user_high=second).first()
+            if existing is not None:
+                raise ValidationError(
+                    f"{first} and {second} already have a thread (#{existing.pk}).", code="pair_exists"
+                )
+            self.instance.user_low, self.instance.user_high = first, second
+        return users
+
+
+class LatestMessagesFormSet(BaseInlineFormSet):
+    """Only the thread's newest messages: a long thread stays one page."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest_queryset"):
+            queryset = super().get_queryset()
+            latest_ids = list(queryset.order_by("-created", "-id").values_list("id", flat=True)[: self.max_shown])
+            self._latest_queryset = queryset.filter(id__in=latest_ids).order_by("-created", "-id")
+        return self._latest_queryset
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    formset = LatestMessagesFormSet
+    fields = ["created", "sender", "text", "is_read"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"Newest messages (up to {settings.CHAT_ADMIN_INLINE_MESSAGES}; all of them under Messages)"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.max_shown = settings.CHAT_ADMIN_INLINE_MESSAGES
+        return formset
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sender")
+
+    def has_add_permission(self, request, obj=None):
+        # Messages are written by their senders through the API, not by staff.
+        return False
+
+
+@admin.register(Thread)
+class ThreadAdmin(admin.ModelAdmin):
+    form = ThreadAdminForm
+    autocomplete_fields = ["participants"]
+    inlines = [MessageInline]
+    list_display = ["__str__", "participant_names", "message_count", "updated", "created"]
+    list_display_links = ["__str__"]
+    list_filter = ["updated", "created"]
+    date_hierarchy = "updated"
+    search_fields = ["user_low__username", "user_high__username"]
+    list_select_related = ["user_low", "user_high"]
+    readonly_fields = ["created", "updated"]
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        message_count = (
+            Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id")).values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user_low", "user_high")
+            .annotate(message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), Value(0)))
+        )
+
+    @admin.display(description="Participants")
+    def participant_names(self, thread: Thread) -> str:
+        return f"{thread.user_low.username}, {thread.user_high.username}"
+
+    @admin.display(description="Messages", ordering="message_count")
+    def message_count(self, thread: Thread) -> int:
+        return thread.message_count
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "thread_link", "sender", "excerpt", "created", "is_read"]
+    list_filter = ["is_read", "created"]
+    search_fields = ["text", "sender__username"]
+    list_select_related = ["thread__user_low", "thread__user_high", "sender"]
+    date_hierarchy = "created"
+    fields = ["thread", "sender", "text", "created", "is_read"]
+    readonly_fields = ["thread", "sender", "created"]
+    actions = ["mark_read", "mark_unread"]
+    list_per_page = 50
+    # The changelist's total would be a COUNT over every message; the admin
+    # shows "Show all" instead once the table is large.
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        # Messages are written by their senders through the API, not by staff.
+        return False
+
+    @admin.display(description="Thread", ordering="thread")
+    def thread_link(self, message: Message) -> str:
+        url = reverse("admin:threads_thread_change", args=[message.thread_id])
+        return format_html('<a href="{}">{}</a>', url, message.thread)
+
+    @admin.display(description="Text")
+    def excerpt(self, message: Message) -> str:
+        return message.excerpt
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "text" in form.base_fields:
+            form.base_fields["text"].validators.append(services.check_message_text)
+        return form
+
+    @admin.action(description="Mark selected messages as read")
+    def mark_read(self, request, queryset):
+        changed = services.messages_set_read(messages=queryset, is_read=True)
+        self.message_user(request, f"Marked {changed} message(s) as read.", admin_messages.SUCCESS)
+
+    @admin.action(description="Mark selected messages as unread")
+    def mark_unread(self, request, queryset):
+        changed = services.messages_set_read(messages=queryset, is_read=False)
+        self.message_user(request, f"Marked {changed} message(s) as unread.", admin_messages.SUCCESS)

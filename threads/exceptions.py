@@ -1,0 +1,60 @@
+"""Every error the API gives is JSON that says what went wrong."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a Django ValidationError raised by a service is a 400
+    with the same shape as a serializer error."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return exception_handler(exc, context)
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_not_found(request, *args, **kwargs):
+    """Answer for any path under /api/ that no endpoint serves."""
+    return JsonResponse({"detail": "Not found. No API endpoint at this path."}, status=404)
+
+
+def json_server_error(request, *args, **kwargs):
+    """handler500: JSON for API clients, never a stack trace."""
+    from django.views.defaults import server_error
+
+    if _wants_json(request):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    return server_error(request, *args, **kwargs)
+
+
+def json_bad_request(request, exception=None, *args, **kwargs):
+    from django.views.defaults import bad_request
+
+    if _wants_json(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return bad_request(request, exception, *args, **kwargs)
+
+
+def json_page_not_found(request, exception=None, *args, **kwargs):
+    from django.views.defaults import page_not_found
+
+    if _wants_json(request):
+        return api_not_found(request)
+    return page_not_found(request, exception, *args, **kwargs)
+
+
+def json_permission_denied(request, exception=None, *args, **kwargs):
+    from django.views.defaults import permission_denied
+
+    if _wants_json(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return permission_denied(request, exception, *args, **kwargs)

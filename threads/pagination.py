@@ -1,0 +1,29 @@
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+
+from .selectors import MAX_ID
+
+
+class StrictLimitOffsetPagination(LimitOffsetPagination):
+    """DRF's limit/offset pagination (default 20, at most 100 a page), except
+    that a malformed `limit` or `offset` is a 400 instead of being silently
+    replaced by the default, and an offset too large for SQL is refused."""
+
+    default_limit = 20
+    max_limit = 100
+
+    def _parse(self, request, name: str, *, minimum: int) -> int | None:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return None
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not (minimum <= int(raw) <= MAX_ID):
+            raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]})
+        return int(raw)
+
+    def get_limit(self, request):
+        limit = self._parse(request, self.limit_query_param, minimum=1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request):
+        offset = self._parse(request, self.offset_query_param, minimum=0)
+        return 0 if offset is None else offset

@@ -1,0 +1,115 @@
+"""HTTP representations. Input serializers parse and check types; the rules
+themselves live in `services`. `sender` and `thread` are never read from a
+request body: they come from the authenticated user and the URL."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from .models import Message, Thread
+from .selectors import MAX_ID
+from .services import check_message_text
+
+User = get_user_model()
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """The caller's own account, and the answer to registration."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email"]
+
+
+class UserRegistrationSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "password"]
+
+    def validate_username(self, value: str) -> str:
+        # Usernames differ by more than case, so nobody can pose as "Alice" next to "alice".
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("A user with that username already exists.")
+        return value
+
+    def validate(self, attrs):
+        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+    def create(self, validated_data):
+        return User.objects.create_user(
+            username=validated_data["username"],
+            email=validated_data.get("email", ""),
+            password=validated_data["password"],
+        )
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    sender = UserSummarySerializer(read_only=True)
+    thread = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "thread", "sender", "text", "created", "is_read"]
+        read_only_fields = fields
+
+
+class MessageTextSerializer(serializers.Serializer):
+    """The body of sending or editing a message: its text and nothing else."""
+
+    text = serializers.CharField(help_text="1 to CHAT_MESSAGE_MAX_LENGTH (default 5000) characters.")
+
+    def validate_text(self, value: str) -> str:
+        try:
+            return check_message_text(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class ThreadSerializer(serializers.ModelSerializer):
+    """A thread as listed: expects the annotations of `selectors.threads_for_user`
+    and `last_message` attached by `selectors.attach_last_messages`."""
+
+    participants = serializers.SerializerMethodField()
+    last_message = MessageSerializer(read_only=True, allow_null=True)
+    unread_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Thread
+        fields = ["id", "participants", "created", "updated", "last_message", "unread_count"]
+        read_only_fields = fields
+
+    def get_participants(self, thread: Thread) -> list[dict]:
+        # The pair columns are select_related, so this costs no query.
+        return UserSummarySerializer([thread.user_low, thread.user_high], many=True).data
+
+
+class ThreadCreateSerializer(serializers.Serializer):
+    participants = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=False,
+        max_length=100,
+        help_text="User ids: the other participant, optionally with your own id.",
+    )
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many messages changed from unread to read.")
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread_count = serializers.IntegerField()

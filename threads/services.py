@@ -1,0 +1,157 @@
+"""Writes and the rules they enforce, shared by the API and the admin.
+
+`check_*` functions validate and raise `django.core.exceptions.ValidationError`
+(the API answers 400); writes refuse what the rules in `permissions` forbid
+with `PermissionDenied` (403). Every write is one transaction.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import Message, Thread
+from .permissions import can_edit_message, can_mark_message_read
+
+User = get_user_model()
+
+
+def check_thread_pair(*, user: AbstractBaseUser, other: AbstractBaseUser) -> None:
+    """A thread is between two different users."""
+    if user.pk == other.pk:
+        raise ValidationError("A thread needs two different users; you cannot start one with yourself.")
+
+
+def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Iterable[int]) -> AbstractBaseUser:
+    """Resolve a create request's `participants` to the one other user, or explain what is wrong.
+
+    The caller is always a participant; listing the caller's own id is allowed.
+    """
+    other_ids = sorted({pk for pk in participant_ids} - {user.pk})
+    if not other_ids:
+        raise ValidationError(
+            "List the id of the other participant: a thread needs two different users and you cannot "
+            "start one with yourself.",
+            code="no_other_participant",
+        )
+    if len(other_ids) > 1:
+        raise ValidationError(
+            f"A thread has exactly two participants: you and one other user. "
+            f"Got {len(other_ids)} other users ({', '.join(map(str, other_ids[:10]))}"
+            f"{', ...' if len(other_ids) > 10 else ''}).",
+            code="too_many_participants",
+        )
+    other = User.objects.filter(pk=other_ids[0], is_active=True).first()
+    if other is None:
+        raise ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
+    return other
+
+
+def check_message_text(text: str) -> str:
+    """Return `text` if it is a valid message body, else raise ValidationError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("Message text cannot be blank.", code="blank")
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(text) > limit:
+        raise ValidationError(
+            f"Message text is limited to {limit} characters; this one has {len(text)}.", code="max_length"
+        )
+    if "\x00" in text:
+        raise ValidationError("Message text cannot contain NUL characters.", code="null_characters")
+    return text
+
+
+@transaction.atomic
+def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> tuple[Thread, bool]:
+    """Return the pair's thread and whether it was created now.
+
+    Safe when callers race: the unique pair constraint lets exactly one insert
+    win and the others read the winner's thread.
+    """
+    check_thread_pair(user=user, other=other)
+    low, high = sorted([user, other], key=lambda u: u.pk)
+    existing = Thread.objects.filter(user_low=low, user_high=high).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Thread.objects.create(user_low=low, user_high=high), True
+    except IntegrityError:
+        return Thread.objects.get(user_low=low, user_high=high), False
+
+
+@transaction.atomic
+def thread_delete(*, thread: Thread) -> None:
+    """Delete a thread and, with it, all its messages."""
+    thread.delete()
+
+
+@transaction.atomic
+def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Message:
+    """Post a message and move the thread's `updated` to the message's time."""
+    if not thread.has_participant(sender):
+        raise PermissionDenied("Only the participants of a thread can post in it.")
+    check_message_text(text)
+    # Lock the thread so concurrent sends to it take their timestamps in commit
+    # order; `updated` then always equals the newest message's `created`.
+    Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk").get()
+    message = Message.objects.create(thread=thread, sender=sender, text=text, created=timezone.now())
+    Thread.objects.filter(pk=thread.pk).update(updated=message.created)
+    thread.updated = message.created
+    return message
+
+
+@transaction.atomic
+def message_update(*, message: Message, editor: AbstractBaseUser, text: str) -> Message:
+    """Replace a message's text; only its sender may."""
+    if not can_edit_message(user=editor, message=message):
+        raise PermissionDenied("Only the sender of a message may change it.")
+    message.text = check_message_text(text)
+    message.save(update_fields=["text"])
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, actor: AbstractBaseUser) -> None:
+    """Delete a message; only its sender may."""
+    if not can_edit_message(user=actor, message=message):
+        raise PermissionDenied("Only the sender of a message may delete it.")
+    message.delete()
+
+
+@transaction.atomic
+def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
+    """Mark one message read; only its recipient may. Marking twice is harmless."""
+    if not can_mark_message_read(user=reader, message=message):
+        raise PermissionDenied("Only the recipient of a message may mark it as read.")
+    if not message.is_read:
+        Message.objects.filter(pk=message.pk).update(is_read=True)
+        message.is_read = True
+    return message
+
+
+@transaction.atomic
+def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
+    """Mark every message the other participant sent in `thread` as read.
+
+    Returns how many messages changed. One UPDATE statement: a message that
+    arrives while it runs is either marked and counted, or left unread.
+    """
+    if not thread.has_participant(user):
+        raise PermissionDenied("Only the participants of a thread can mark it read.")
+    return (
+        Message.objects.filter(thread=thread, is_read=False)
+        .exclude(sender_id=user.pk)
+        .update(is_read=True)
+    )
+
+
+@transaction.atomic
+def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
+    """Staff bulk action: set the read state of `messages`; returns how many changed."""
+    return messages.exclude(is_read=is_read).update(is_read=is_read)

@@ -1,0 +1,29 @@
+from django.urls import include, path, re_path
+from rest_framework_nested import routers
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+    TokenVerifyView,
+)
+
+from .exceptions import api_not_found
+from .views import MessageViewSet, ThreadViewSet, UserViewSet
+
+router = routers.SimpleRouter()
+router.register("users", UserViewSet, basename="user")
+router.register("threads", ThreadViewSet, basename="thread")
+
+thread_router = routers.NestedSimpleRouter(router, "threads", lookup="thread")
+thread_router.register("messages", MessageViewSet, basename="thread-message")
+
+urlpatterns = [
+    path("token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("token/verify/", TokenVerifyView.as_view(), name="token_verify"),
+    path("token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
+    path("", include(router.urls)),
+    path("", include(thread_router.urls)),
+    # Last: whatever is left under /api/ is a JSON 404, also with DEBUG on.
+    re_path(r"^.*$", api_not_found),
+]

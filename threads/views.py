@@ -1,0 +1,195 @@
+"""HTTP only: parse the request, call a selector or a service, render.
+
+Thread access is checked in one place, `selectors.thread_get_for_user`, which
+every thread and message view calls before touching anything in a thread.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework import filters, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+
+from . import selectors, services
+from .permissions import IsMessageRecipient, IsMessageSender, can_list_threads_of
+from .serializers import (
+    MarkedSerializer,
+    MessageSerializer,
+    MessageTextSerializer,
+    ThreadCreateSerializer,
+    ThreadSerializer,
+    UnreadCountSerializer,
+    UserRegistrationSerializer,
+    UserSerializer,
+    UserSummarySerializer,
+)
+
+User = get_user_model()
+
+# Ids in URLs: 1 to 18 digits, never 0. Anything else is not a route at all and
+# gets the JSON 404; the value is range-checked again before any query.
+ID_PATTERN = r"[1-9][0-9]{0,17}"
+
+
+class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Register (`POST`, no token needed), find people to talk to, and `me`."""
+
+    lookup_value_regex = ID_PATTERN
+    filter_backends = [filters.SearchFilter]
+    search_fields = ["username"]
+
+    def get_queryset(self):
+        return User.objects.filter(is_active=True).order_by("username", "id")
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return UserRegistrationSerializer
+        if self.action == "me":
+            return UserSerializer
+        return UserSummarySerializer
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(UserSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["get"])
+    def me(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class ThreadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = ThreadSerializer
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return selectors.threads_for_user(user=self.list_owner())
+
+    def list_owner(self):
+        """Whose threads to list: the caller, or for staff, `?user=<id>`."""
+        raw = self.request.query_params.get("user")
+        if raw is None or self.action != "list":
+            return self.request.user
+        owner_id = selectors.parse_id(raw)
+        if owner_id is None:
+            raise ValidationError({"user": ["Must be a user id (a positive whole number)."]})
+        if not self.request.user.is_staff:
+            if owner_id != self.request.user.pk:
+                raise PermissionDenied("Only staff may list another user's threads.")
+            return self.request.user
+        owner = User.objects.filter(pk=owner_id).first()
+        if owner is None:
+            raise ValidationError({"user": [f"User {owner_id} does not exist."]})
+        return owner
+
+    def get_object(self):
+        # Only a rendered thread needs last_message and unread_count.
+        rendered = self.action == "retrieve"
+        thread = selectors.thread_get_for_user(
+            user=self.request.user, thread_id=self.kwargs[self.lookup_field], annotated=rendered
+        )
+        if rendered:
+            selectors.attach_last_messages([thread])
+        return thread
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_last_messages(page) if page is not None else None
+
+    def create(self, request, *args, **kwargs):
+        serializer = ThreadCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        other = services.check_thread_participant_ids(
+            user=request.user, participant_ids=serializer.validated_data["participants"]
+        )
+        thread, created = services.thread_get_or_create(user=request.user, other=other)
+        thread = selectors.thread_get_for_user(user=request.user, thread_id=thread.pk, annotated=True)
+        selectors.attach_last_messages([thread])
+        return Response(
+            ThreadSerializer(thread).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    def perform_destroy(self, instance):
+        services.thread_delete(thread=instance)
+
+    @action(detail=True, methods=["post"])
+    def mark_as_read(self, request, pk=None):
+        thread = selectors.thread_get_for_user(user=request.user, thread_id=pk)
+        marked = services.thread_mark_read(thread=thread, user=request.user)
+        return Response(MarkedSerializer({"marked": marked}).data)
+
+    @action(detail=False, methods=["get"])
+    def unread_count(self, request):
+        count = selectors.unread_count_for_user(user=request.user)
+        return Response(UnreadCountSerializer({"unread_count": count}).data)
+
+
+class MessageViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A thread's messages, at /api/threads/<thread_pk>/messages/."""
+
+    serializer_class = MessageSerializer
+    lookup_value_regex = ID_PATTERN
+    # PATCH edits the text; there is nothing else a PUT could replace.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_thread(self):
+        """The thread in the URL, if the caller takes part in it; else 404."""
+        if not hasattr(self, "_thread"):
+            self._thread = selectors.thread_get_for_user(user=self.request.user, thread_id=self.kwargs["thread_pk"])
+        return self._thread
+
+    def get_queryset(self):
+        return selectors.messages_for_thread(thread=self.get_thread())
+
+    def get_object(self):
+        message = super().get_object()
+        message.thread = self.get_thread()  # already loaded; saves a query in the permission checks
+        return message
+
+    def get_permissions(self):
+        if self.action in {"partial_update", "destroy"}:
+            return [IsAuthenticated(), IsMessageSender()]
+        if self.action == "mark_as_read":
+            return [IsAuthenticated(), IsMessageRecipient()]
+        return [IsAuthenticated()]
+
+    def create(self, request, *args, **kwargs):
+        thread = self.get_thread()
+        serializer = MessageTextSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_create(thread=thread, sender=request.user, text=serializer.validated_data["text"])
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        message = self.get_object()
+        serializer = MessageTextSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_update(message=message, editor=request.user, text=serializer.validated_data["text"])
+        return Response(MessageSerializer(message).data)
+
+    def perform_destroy(self, instance):
+        services.message_delete(message=instance, actor=self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def mark_as_read(self, request, *args, **kwargs):
+        message = services.message_mark_read(message=self.get_object(), reader=request.user)
+        return Response(MessageSerializer(message).data)
