@@ -35,7 +35,7 @@ class Thread(models.Model):
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
     # Time of the latest activity; message_create moves it to the new message's time.
-    updated = models.DateTimeField(default=timezone.now, db_index=True)
+    updated = models.DateTimeField(blank=True, db_index=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -53,7 +53,7 @@ class Thread(models.Model):
         adding = self._state.adding
         if adding and self.user_low_id and self.user_high_id and self.user_low_id > self.user_high_id:
             self.user_low, self.user_high = self.user_high, self.user_low
-        if adding and self.updated < self.created:
+        if self.updated is None:
             self.updated = self.created  # a new thread's last activity is its creation
         if not adding and self.pk is not None:
             stored = Thread.objects.filter(pk=self.pk).values_list("user_low_id", "user_high_id").first()

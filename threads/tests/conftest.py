@@ -1,0 +1,64 @@
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from threads import services
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **extra) -> User:
+        return User.objects.create_user(username=username, password="correct horse battery", **extra)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    """Takes part in no thread with alice and bob."""
+    return make_user("carol")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staffer", is_staff=True)
+
+
+@pytest.fixture
+def anonymous():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client that sends a real JWT access token for `user`."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def thread(alice, bob):
+    created, _ = services.thread_get_or_create(user=alice, other=bob)
+    return created
+
+
+@pytest.fixture
+def message_from_alice(thread, alice):
+    return services.message_create(thread=thread, sender=alice, text="Hi Bob")

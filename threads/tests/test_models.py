@@ -1,0 +1,98 @@
+"""The two-participant and unique-pair invariants, through the ORM."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from threads.models import Message, Thread
+
+
+def test_new_thread_has_exactly_its_two_users_as_participants(alice, bob):
+    thread = Thread.objects.create(user_low=bob, user_high=alice)
+
+    assert set(thread.participants.all()) == {alice, bob}
+    # The pair is stored in id order whatever order it was given in.
+    assert (thread.user_low, thread.user_high) == (alice, bob)
+    assert thread.updated == thread.created
+
+
+def test_adding_a_third_participant_from_the_orm_is_refused(thread, carol):
+    # Like any failed write, it spoils the surrounding transaction: hence the atomic block.
+    with pytest.raises(ValidationError, match="exactly two participants"), transaction.atomic():
+        thread.participants.add(carol)
+
+    assert thread.participants.count() == 2
+
+
+def test_adding_a_thread_to_an_outsiders_threads_is_refused(thread, carol):
+    with pytest.raises(ValidationError, match="exactly two participants"), transaction.atomic():
+        carol.threads.add(thread)
+
+    assert not carol.threads.exists()
+
+
+@pytest.mark.parametrize("operation", ["remove", "clear", "set_other"])
+def test_removing_or_replacing_participants_is_refused(thread, alice, carol, operation):
+    with pytest.raises(ValidationError), transaction.atomic():
+        if operation == "remove":
+            thread.participants.remove(alice)
+        elif operation == "clear":
+            thread.participants.clear()
+        else:
+            thread.participants.set([alice, carol])
+
+    assert set(thread.participants.values_list("username", flat=True)) == {"alice", "bob"}
+
+
+def test_adding_an_existing_participant_again_changes_nothing(thread, alice):
+    thread.participants.add(alice)
+
+    assert thread.participants.count() == 2
+
+
+def test_the_database_refuses_a_second_thread_for_the_same_pair(thread, alice, bob):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Thread.objects.create(user_low=alice, user_high=bob)
+
+    assert Thread.objects.count() == 1
+
+
+def test_the_database_refuses_a_second_thread_for_the_same_pair_in_reverse_order(thread, alice, bob):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Thread.objects.create(user_low=bob, user_high=alice)
+
+
+def test_the_database_refuses_a_thread_with_oneself(alice):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Thread.objects.create(user_low=alice, user_high=alice)
+
+    assert not Thread.objects.exists()
+
+
+def test_the_database_refuses_an_unordered_pair_written_around_save(alice, bob):
+    # bulk_create skips Thread.save, so only the check constraint stands in the way.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Thread.objects.bulk_create([Thread(user_low=bob, user_high=alice)])
+
+
+def test_changing_the_pair_of_a_saved_thread_is_refused(thread, carol):
+    thread.user_high = carol
+
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        thread.save()
+
+    thread.refresh_from_db()
+    assert thread.user_high.username == "bob"
+
+
+def test_the_database_refuses_an_empty_message_text(thread, alice):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(thread=thread, sender=alice, text="")
+
+
+def test_deleting_a_user_deletes_their_threads_and_messages(thread, message_from_alice, alice, bob):
+    bob.delete()
+
+    assert not Thread.objects.exists()
+    assert not Message.objects.exists()
+    assert alice.threads.count() == 0

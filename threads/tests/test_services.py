@@ -1,0 +1,135 @@
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import override_settings
+
+from threads import services
+from threads.models import Message, Thread
+
+
+def test_thread_get_or_create_creates_once_then_returns_the_same_thread(alice, bob):
+    first, created_first = services.thread_get_or_create(user=alice, other=bob)
+    second, created_second = services.thread_get_or_create(user=bob, other=alice)
+
+    assert (created_first, created_second) == (True, False)
+    assert first.pk == second.pk
+    assert Thread.objects.count() == 1
+
+
+def test_thread_get_or_create_refuses_a_thread_with_oneself(alice):
+    with pytest.raises(ValidationError, match="two different users"):
+        services.thread_get_or_create(user=alice, other=alice)
+
+    assert not Thread.objects.exists()
+
+
+def test_check_thread_participant_ids_accepts_the_callers_own_id(alice, bob):
+    assert services.check_thread_participant_ids(user=alice, participant_ids=[alice.pk, bob.pk]) == bob
+    assert services.check_thread_participant_ids(user=alice, participant_ids=[bob.pk, bob.pk]) == bob
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (lambda a, b, c: [a.pk], "cannot start one with yourself"),
+        (lambda a, b, c: [b.pk, c.pk], "exactly two participants"),
+        (lambda a, b, c: [a.pk, b.pk, c.pk], "exactly two participants"),
+        (lambda a, b, c: [10**6], "User 1000000 does not exist"),
+    ],
+)
+def test_check_thread_participant_ids_explains_what_is_wrong(alice, bob, carol, ids, message):
+    with pytest.raises(ValidationError, match=message):
+        services.check_thread_participant_ids(user=alice, participant_ids=ids(alice, bob, carol))
+
+
+def test_check_thread_participant_ids_treats_inactive_users_as_unknown(alice, bob):
+    bob.is_active = False
+    bob.save()
+
+    with pytest.raises(ValidationError, match="does not exist"):
+        services.check_thread_participant_ids(user=alice, participant_ids=[bob.pk])
+
+
+def test_message_create_moves_thread_updated_to_the_message_time(thread, alice):
+    before = thread.updated
+
+    message = services.message_create(thread=thread, sender=alice, text="hello")
+
+    thread.refresh_from_db()
+    assert thread.updated == message.created
+    assert thread.updated > before
+    assert message.is_read is False
+
+
+def test_message_create_refuses_a_non_participant(thread, carol):
+    with pytest.raises(PermissionDenied):
+        services.message_create(thread=thread, sender=carol, text="let me in")
+
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "x" * 11, "nul\x00byte"])
+@override_settings(CHAT_MESSAGE_MAX_LENGTH=10)
+def test_message_create_refuses_invalid_text_and_writes_nothing(thread, alice, text):
+    updated_before = thread.updated
+
+    with pytest.raises(ValidationError):
+        services.message_create(thread=thread, sender=alice, text=text)
+
+    thread.refresh_from_db()
+    assert not Message.objects.exists()
+    assert thread.updated == updated_before
+
+
+@override_settings(CHAT_MESSAGE_MAX_LENGTH=10)
+def test_message_create_accepts_text_at_the_length_limit(thread, alice):
+    assert services.message_create(thread=thread, sender=alice, text="x" * 10).text == "x" * 10
+
+
+def test_only_the_sender_may_update_or_delete_a_message(message_from_alice, alice, bob):
+    with pytest.raises(PermissionDenied):
+        services.message_update(message=message_from_alice, editor=bob, text="edited by bob")
+    with pytest.raises(PermissionDenied):
+        services.message_delete(message=message_from_alice, actor=bob)
+
+    services.message_update(message=message_from_alice, editor=alice, text="edited")
+    assert Message.objects.get().text == "edited"
+    services.message_delete(message=message_from_alice, actor=alice)
+    assert not Message.objects.exists()
+
+
+def test_only_the_recipient_may_mark_a_message_read(message_from_alice, alice, bob, carol):
+    for not_recipient in (alice, carol):
+        with pytest.raises(PermissionDenied):
+            services.message_mark_read(message=message_from_alice, reader=not_recipient)
+    assert Message.objects.get().is_read is False
+
+    services.message_mark_read(message=message_from_alice, reader=bob)
+    services.message_mark_read(message=message_from_alice, reader=bob)
+
+    assert Message.objects.get().is_read is True
+
+
+def test_thread_mark_read_marks_only_the_other_participants_messages_and_counts_changes(thread, alice, bob):
+    for text in ("one", "two", "three"):
+        services.message_create(thread=thread, sender=alice, text=text)
+    services.message_create(thread=thread, sender=bob, text="from bob")
+
+    assert services.thread_mark_read(thread=thread, user=bob) == 3
+    assert services.thread_mark_read(thread=thread, user=bob) == 0
+    assert list(Message.objects.filter(is_read=False).values_list("text", flat=True)) == ["from bob"]
+
+
+def test_thread_mark_read_refuses_a_non_participant(message_from_alice, thread, carol):
+    with pytest.raises(PermissionDenied):
+        services.thread_mark_read(thread=thread, user=carol)
+
+    assert Message.objects.filter(is_read=False).count() == 1
+
+
+def test_messages_set_read_reports_only_real_changes(thread, alice, bob):
+    first = services.message_create(thread=thread, sender=alice, text="one")
+    services.message_create(thread=thread, sender=alice, text="two")
+    services.message_mark_read(message=first, reader=bob)
+
+    assert services.messages_set_read(messages=Message.objects.all(), is_read=True) == 1
+    assert services.messages_set_read(messages=Message.objects.all(), is_read=False) == 2
