@@ -36,7 +36,7 @@ def staff(make_user):
 
 
 @pytest.fixture
-def anonymous():
+def anonymous(db):
     return APIClient()
 
 
