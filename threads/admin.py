@@ -88,7 +88,6 @@ class ThreadAdmin(admin.ModelAdmin):
     list_display = ["__str__", "participant_names", "message_count", "updated", "created"]
     list_display_links = ["__str__"]
     list_filter = ["updated", "created"]
-    date_hierarchy = "updated"
     search_fields = ["user_low__username", "user_high__username"]
     list_select_related = ["user_low", "user_high"]
     readonly_fields = ["created", "updated"]
@@ -120,7 +119,6 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["is_read", "created"]
     search_fields = ["text", "sender__username"]
     list_select_related = ["thread__user_low", "thread__user_high", "sender"]
-    date_hierarchy = "created"
     fields = ["thread", "sender", "text", "created", "is_read"]
     readonly_fields = ["thread", "sender", "created"]
     actions = ["mark_read", "mark_unread"]

@@ -35,7 +35,7 @@ class Thread(models.Model):
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
     # Time of the latest activity; message_create moves it to the new message's time.
-    updated = models.DateTimeField(blank=True, db_index=True)
+    updated = models.DateTimeField("last activity", blank=True, db_index=True)
 
     class Meta:
         ordering = ["-updated", "-id"]

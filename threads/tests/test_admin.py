@@ -1,0 +1,241 @@
+import pytest
+from django.contrib.auth.models import User
+from django.test import override_settings
+from django.urls import reverse
+
+from threads import services
+from threads.models import Message, Thread
+
+THREAD_ADD = reverse("admin:threads_thread_add")
+
+
+def thread_change(thread):
+    return reverse("admin:threads_thread_change", args=[thread.pk])
+
+
+def build_chats(threads: int, messages_each: int) -> list[Thread]:
+    made = []
+    for index in range(threads):
+        first = User.objects.create_user(username=f"left{index}")
+        second = User.objects.create_user(username=f"right{index}")
+        thread, _ = services.thread_get_or_create(user=first, other=second)
+        for number in range(messages_each):
+            services.message_create(thread=thread, sender=first if number % 2 else second, text=f"text {number}")
+        made.append(thread)
+    return made
+
+
+def test_thread_changelist_shows_participants_message_count_and_activity(admin_client, thread, message_from_alice):
+    response = admin_client.get(reverse("admin:threads_thread_changelist"))
+
+    assert response.status_code == 200
+    row = response.context["cl"].result_list[0]
+    assert row.message_count == 1
+    assert "alice, bob" in response.content.decode()
+    assert "Last activity" in response.content.decode()
+
+
+def test_thread_changelist_search_by_participant_username(admin_client, thread, alice, carol, make_user):
+    services.thread_get_or_create(user=carol, other=make_user("dave"))
+
+    response = admin_client.get(reverse("admin:threads_thread_changelist"), {"q": "bob"})
+
+    assert [t.pk for t in response.context["cl"].result_list] == [thread.pk]
+
+
+@pytest.mark.parametrize("size", [2, 25])
+def test_thread_changelist_query_count_does_not_grow_with_rows(admin_client, django_assert_num_queries, size):
+    build_chats(size, 3)
+    url = reverse("admin:threads_thread_changelist")
+    admin_client.get(url)  # warm the session
+
+    # session, user, filtered count, total count, page with participants and message counts
+    with django_assert_num_queries(5):
+        response = admin_client.get(url)
+
+    assert len(response.context["cl"].result_list) == size
+
+
+@pytest.mark.parametrize("size", [2, 25])
+def test_message_changelist_query_count_does_not_grow_with_rows(admin_client, django_assert_num_queries, size):
+    build_chats(size, 2)
+    url = reverse("admin:threads_message_changelist")
+    admin_client.get(url)
+
+    # session, user, filtered count, page with thread, participants and sender
+    with django_assert_num_queries(4):
+        response = admin_client.get(url)
+
+    assert len(response.context["cl"].result_list) == size * 2
+
+
+@pytest.mark.parametrize("size", [2, 40])
+@override_settings(CHAT_ADMIN_INLINE_MESSAGES=20)
+def test_thread_change_page_shows_newest_messages_bounded_with_fixed_queries(admin_client, django_assert_num_queries,
+                                                                           size):
+    [thread] = build_chats(1, size)
+    url = thread_change(thread)
+    admin_client.get(url)
+
+    # session, user, thread, its participants, the selected users for the
+    # autocomplete widget, the newest message ids, those messages with senders
+    with django_assert_num_queries(7):
+        response = admin_client.get(url)
+
+    assert response.status_code == 200
+    inline_forms = response.context["inline_admin_formsets"][0].formset.forms
+    assert len(inline_forms) == min(size, 20)
+    newest = Message.objects.filter(thread=thread).order_by("-created", "-id").first()
+    assert inline_forms[0].instance == newest
+    assert reverse("admin:threads_message_change", args=[newest.pk]) in response.content.decode()
+
+
+def test_admin_creates_a_thread_for_a_new_pair(admin_client, alice, bob):
+    response = admin_client.post(THREAD_ADD, {"participants": [alice.pk, bob.pk], **empty_inline()})
+
+    assert response.status_code == 302
+    thread = Thread.objects.get()
+    assert set(thread.participants.all()) == {alice, bob}
+
+
+def empty_inline():
+    return {
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
+        "messages-MIN_NUM_FORMS": "0",
+        "messages-MAX_NUM_FORMS": "1000",
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "error"),
+    [
+        (lambda a, b, c: [a.pk], "exactly two participants; 1 selected"),
+        (lambda a, b, c: [a.pk, b.pk, c.pk], "exactly two participants; 3 selected"),
+        (lambda a, b, c: [], "This field is required"),
+    ],
+)
+def test_admin_add_form_refuses_anything_but_two_users(admin_client, alice, bob, carol, who, error):
+    response = admin_client.post(THREAD_ADD, {"participants": who(alice, bob, carol), **empty_inline()})
+
+    assert response.status_code == 200
+    assert error in str(response.context["adminform"].form.errors["participants"])
+    assert not Thread.objects.exists()
+
+
+def test_admin_add_form_refuses_a_pair_that_already_has_a_thread(admin_client, thread, alice, bob):
+    response = admin_client.post(THREAD_ADD, {"participants": [bob.pk, alice.pk], **empty_inline()})
+
+    assert response.status_code == 200
+    assert f"already have a thread (#{thread.pk})" in str(response.context["adminform"].form.errors)
+    assert Thread.objects.count() == 1
+
+
+def existing_inline(thread):
+    return {**empty_inline(), "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0"}
+
+
+def test_admin_change_form_refuses_a_third_participant(admin_client, thread, alice, bob, carol):
+    response = admin_client.post(thread_change(thread), {"participants": [alice.pk, bob.pk, carol.pk],
+                                                         **existing_inline(thread)})
+
+    assert response.status_code == 200
+    assert "exactly two participants; 3 selected" in str(response.context["adminform"].form.errors)
+    assert set(Thread.objects.get().participants.all()) == {alice, bob}
+
+
+def test_admin_change_form_refuses_swapping_a_participant(admin_client, thread, alice, carol):
+    response = admin_client.post(thread_change(thread), {"participants": [alice.pk, carol.pk],
+                                                         **existing_inline(thread)})
+
+    assert response.status_code == 200
+    assert "cannot be changed" in str(response.context["adminform"].form.errors)
+    assert Thread.objects.get().user_high.username == "bob"
+
+
+def test_admin_change_form_saves_an_unchanged_pair(admin_client, thread, message_from_alice, alice, bob):
+    response = admin_client.post(thread_change(thread), {"participants": [alice.pk, bob.pk],
+                                                         **existing_inline(thread)})
+
+    assert response.status_code == 302
+    assert Message.objects.count() == 1
+
+
+def test_participant_autocomplete_finds_users(admin_client, alice, bob):
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "threads", "model_name": "thread", "field_name": "participants", "term": "ali"},
+    )
+
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["alice"]
+
+
+def test_message_changelist_and_change_page_render(admin_client, message_from_alice):
+    changelist = admin_client.get(reverse("admin:threads_message_changelist"), {"q": "Hi"})
+    change = admin_client.get(reverse("admin:threads_message_change", args=[message_from_alice.pk]))
+
+    assert changelist.status_code == change.status_code == 200
+    assert list(changelist.context["cl"].result_list) == [message_from_alice]
+    assert "Hi Bob" in change.content.decode()
+
+
+def test_message_search_by_sender_username(admin_client, thread, message_from_alice, bob):
+    services.message_create(thread=thread, sender=bob, text="reply")
+
+    response = admin_client.get(reverse("admin:threads_message_changelist"), {"q": "bob"})
+
+    # "bob" matches bob's own message by sender, and alice's "Hi Bob" by text.
+    assert {m.text for m in response.context["cl"].result_list} == {"reply", "Hi Bob"}
+
+
+def test_admin_edit_of_a_message_applies_the_text_rules(admin_client, message_from_alice):
+    url = reverse("admin:threads_message_change", args=[message_from_alice.pk])
+
+    blank = admin_client.post(url, {"text": "   ", "is_read": "on"})
+    too_long = admin_client.post(url, {"text": "x" * 5001})
+    ok = admin_client.post(url, {"text": "moderated", "is_read": "on"})
+
+    assert blank.status_code == too_long.status_code == 200
+    assert ok.status_code == 302
+    message = Message.objects.get()
+    assert (message.text, message.is_read, message.sender.username) == ("moderated", True, "alice")
+
+
+def test_staff_cannot_add_messages_in_the_admin(admin_client):
+    assert admin_client.get(reverse("admin:threads_message_add")).status_code == 403
+
+
+@pytest.mark.parametrize(("action", "start", "end"), [("mark_read", False, True), ("mark_unread", True, False)])
+def test_bulk_actions_set_the_read_state_of_selected_messages_only(admin_client, thread, alice, action, start, end):
+    chosen = [services.message_create(thread=thread, sender=alice, text=f"m{i}") for i in range(3)]
+    untouched = services.message_create(thread=thread, sender=alice, text="not selected")
+    Message.objects.update(is_read=start)
+
+    response = admin_client.post(
+        reverse("admin:threads_message_changelist"),
+        {"action": action, "_selected_action": [m.pk for m in chosen]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "3 message(s)" in response.content.decode()
+    assert set(Message.objects.filter(pk__in=[m.pk for m in chosen]).values_list("is_read", flat=True)) == {end}
+    assert Message.objects.get(pk=untouched.pk).is_read is start
+
+
+def test_admin_deleting_a_thread_removes_its_messages(admin_client, thread, message_from_alice):
+    response = admin_client.post(reverse("admin:threads_thread_delete", args=[thread.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Thread.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_non_staff_cannot_open_the_admin(client, alice):
+    client.force_login(alice)
+
+    response = client.get(reverse("admin:threads_thread_changelist"))
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
