@@ -5,9 +5,9 @@ project root is read first (python-dotenv) so local development needs no
 exported variables. `.env.example` documents each variable.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
-import os
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured

@@ -4,7 +4,8 @@ loads what it shows in a fixed number of queries."""
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages as admin_messages
+from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce

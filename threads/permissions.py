@@ -17,9 +17,9 @@ def can_mark_message_read(*, user, message: Message) -> bool:
     return user is not None and message.sender_id != user.pk and message.thread.has_participant(user)
 
 
-def can_list_threads_of(*, user, owner) -> bool:
+def can_list_threads_of(*, user, owner_id: int) -> bool:
     """Staff may list anyone's threads; everyone else only their own."""
-    return user.is_staff or owner.pk == user.pk
+    return user.is_staff or owner_id == user.pk
 
 
 class IsMessageSender(BasePermission):

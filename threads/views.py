@@ -70,7 +70,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         return Response(UserSerializer(request.user).data)
 
 
-class ThreadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ThreadViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     serializer_class = ThreadSerializer
     lookup_value_regex = ID_PATTERN
 
@@ -85,9 +87,9 @@ class ThreadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         owner_id = selectors.parse_id(raw)
         if owner_id is None:
             raise ValidationError({"user": ["Must be a user id (a positive whole number)."]})
-        if not self.request.user.is_staff:
-            if owner_id != self.request.user.pk:
-                raise PermissionDenied("Only staff may list another user's threads.")
+        if not can_list_threads_of(user=self.request.user, owner_id=owner_id):
+            raise PermissionDenied("Only staff may list another user's threads.")
+        if owner_id == self.request.user.pk:
             return self.request.user
         owner = User.objects.filter(pk=owner_id).first()
         if owner is None:

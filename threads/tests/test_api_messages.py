@@ -28,7 +28,10 @@ def test_sender_thread_and_read_state_in_the_body_are_ignored(client_for, thread
 
     response = client_for(alice).post(
         messages_url(thread),
-        {"text": "spoof", "sender": bob.pk, "thread": other_thread.pk, "is_read": True, "id": 999, "created": "2000-01-01"},
+        {
+            "text": "spoof", "sender": bob.pk, "thread": other_thread.pk, "is_read": True,
+            "id": 999, "created": "2000-01-01",
+        },
         format="json",
     )
 
@@ -85,7 +88,8 @@ def test_message_list_is_newest_first_and_paginated(client_for, thread, alice, b
 
     assert body["count"] == 5
     assert [m["text"] for m in body["results"]] == ["m4", "m3", "m2"]
-    assert body["next"] is not None and body["previous"] is None
+    assert body["next"] is not None
+    assert body["previous"] is None
 
 
 def test_message_list_shows_only_this_threads_messages(client_for, thread, message_from_alice, alice, carol):

@@ -106,7 +106,8 @@ def test_thread_list_is_paginated_with_limit_and_offset(client_for, alice, make_
 
     assert page["count"] == 5
     assert len(page["results"]) == 2
-    assert "limit=2" in page["next"] and "offset=4" in page["next"]
+    assert "limit=2" in page["next"]
+    assert "offset=4" in page["next"]
     assert page["previous"] is not None
 
 

@@ -55,7 +55,7 @@ def test_unread_count_for_user_counts_across_threads_and_ignores_own_and_read_me
         ("0", None),
         ("-1", None),
         ("abc", None),
-        ("１２", None),  # full-width digits are digits to str.isdigit, not ids
+        ("\uff11\uff12", None),  # full-width digits: digits to str.isdigit, but not ids
         ("", None),
         (True, None),
         (5, 5),

@@ -1,0 +1,46 @@
+# The two commands of the README:
+#   make run   set everything up (virtualenv, packages, .env, database, demo data) and serve on :8000
+#   make test  lint and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST_PORT ?= 127.0.0.1:8000
+
+.PHONY: run setup test lint fixture clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# A fresh .env gets DJANGO_DEBUG on and a random secret key of its own.
+.env:
+	sed "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')|" .env.example > .env
+
+setup: $(BIN)/.installed .env
+	$(BIN)/python manage.py migrate --no-input
+	@if [ "$$($(BIN)/python manage.py shell -c 'from django.contrib.auth.models import User; print(User.objects.exists())')" = "False" ]; then \
+		$(BIN)/python manage.py loaddata fixtures/demo.json; \
+	else echo "Database already has users; demo data not loaded again."; fi
+
+run: setup
+	$(BIN)/python manage.py runserver $(HOST_PORT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+test: $(BIN)/.installed lint
+	$(BIN)/pytest
+
+# Remake fixtures/demo.json from seed_demo on a throwaway SQLite database.
+fixture: $(BIN)/.installed
+	rm -f /tmp/chat-fixture.sqlite3
+	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py migrate --no-input -v0
+	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py seed_demo
+	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py dumpdata \
+		auth.user threads.thread threads.message --natural-foreign --indent 2 -o fixtures/demo.json
+	rm -f /tmp/chat-fixture.sqlite3
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache staticfiles

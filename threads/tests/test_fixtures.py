@@ -1,0 +1,53 @@
+import json
+from io import StringIO
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from threads import selectors
+from threads.management.commands.seed_demo import DEMO_PASSWORD
+from threads.models import Message, Thread
+
+FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
+
+
+def test_demo_fixture_loads_into_a_fresh_database(db, anonymous):
+    call_command("loaddata", str(FIXTURE), verbosity=0)
+
+    assert User.objects.count() == 6
+    assert Thread.objects.count() == 5
+    assert all(thread.participants.count() == 2 for thread in Thread.objects.all())
+    assert set(Message.objects.values_list("is_read", flat=True)) == {True, False}
+    for thread in Thread.objects.all():
+        newest = thread.messages.order_by("-created").first()
+        assert newest is None or thread.updated == newest.created
+    # The README's demo login works and the data is what a client sees.
+    token = anonymous.post("/api/token/", {"username": "bob", "password": DEMO_PASSWORD}, format="json")
+    assert token.status_code == 200
+    bob = User.objects.get(username="bob")
+    assert selectors.unread_count_for_user(user=bob) == 2
+    assert User.objects.get(username="admin").is_staff
+
+
+def test_demo_fixture_is_what_seed_demo_makes(db):
+    """Fails when seed_demo changed and the fixture was not remade (`make fixture`)."""
+    call_command("seed_demo", stdout=StringIO())
+    dumped = StringIO()
+    call_command("dumpdata", "auth.user", "threads.thread", "threads.message", natural_foreign=True, stdout=dumped)
+
+    def comparable(records):
+        for record in records:
+            record["fields"].pop("password", None)  # salted: differs on every run
+        return records
+
+    assert comparable(json.loads(dumped.getvalue())) == comparable(json.loads(FIXTURE.read_text()))
+
+
+def test_seed_demo_refuses_a_database_with_data(db, alice):
+    import pytest
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="empty database only"):
+        call_command("seed_demo", stdout=StringIO())
