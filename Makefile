@@ -20,9 +20,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(BIN)/.installed .env
 	$(BIN)/python manage.py migrate --no-input
-	@if [ "$$($(BIN)/python manage.py shell -c 'from django.contrib.auth.models import User; print(User.objects.exists())')" = "False" ]; then \
-		$(BIN)/python manage.py loaddata fixtures/demo.json; \
-	else echo "Database already has users; demo data not loaded again."; fi
+	$(BIN)/python manage.py load_demo
 
 run: setup
 	$(BIN)/python manage.py runserver $(HOST_PORT)

@@ -91,6 +91,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "chat_project.urls"
+CSRF_FAILURE_VIEW = "threads.exceptions.json_csrf_failure"
 
 TEMPLATES = [
     {

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -22,6 +23,7 @@ def _wants_json(request) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # like DRF's views: API clients send tokens, not CSRF cookies
 def api_not_found(request, *args, **kwargs):
     """Answer for any path under /api/ that no endpoint serves."""
     return JsonResponse({"detail": "Not found. No API endpoint at this path."}, status=404)
@@ -50,6 +52,15 @@ def json_page_not_found(request, exception=None, *args, **kwargs):
     if _wants_json(request):
         return api_not_found(request)
     return page_not_found(request, exception, *args, **kwargs)
+
+
+def json_csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the admin keeps Django's page; API paths answer JSON."""
+    from django.views.csrf import csrf_failure
+
+    if _wants_json(request):
+        return JsonResponse({"detail": f"CSRF check failed: {reason}"}, status=403)
+    return csrf_failure(request, reason=reason)
 
 
 def json_permission_denied(request, exception=None, *args, **kwargs):

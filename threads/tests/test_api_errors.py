@@ -1,9 +1,12 @@
 """Whatever a client sends, the answer is a 4xx with a JSON body, and nothing is written."""
 
+import json
+
 import pytest
 from django.test import RequestFactory, override_settings
+from rest_framework.test import APIClient
 
-from threads.exceptions import json_server_error
+from threads.exceptions import json_csrf_failure, json_server_error
 from threads.models import Message, Thread
 
 BAD_IDS = ["abc", "0", "-1", "1.5", "99999999999999999999", "9223372036854775808", "%20", "1e3"]
@@ -84,11 +87,22 @@ def test_unknown_api_paths_answer_json_404_with_or_without_debug(client_for, ali
     assert response.json() == {"detail": "Not found. No API endpoint at this path."}
 
 
-def test_anonymous_requests_to_unknown_api_paths_are_json_404_too(anonymous):
-    response = anonymous.post("/api/threads/1/messages/2/extra/")
+@pytest.mark.parametrize("method", ["get", "post", "patch", "put", "delete"])
+def test_unknown_api_paths_are_json_404_for_any_method_without_csrf_cookies(db, method):
+    # A real client sends no CSRF cookie; the test client skips the check unless told.
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = getattr(client, method)("/api/threads/1/messages//")
 
     assert response.status_code == 404
-    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found. No API endpoint at this path."}
+
+
+def test_a_csrf_failure_under_api_is_json(rf: RequestFactory):
+    response = json_csrf_failure(rf.post("/api/anything/"), reason="CSRF cookie not set.")
+
+    assert response.status_code == 403
+    assert json.loads(response.content) == {"detail": "CSRF check failed: CSRF cookie not set."}
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,15 @@ def test_seed_demo_refuses_a_database_with_data(db, alice):
 
     with pytest.raises(CommandError, match="empty database only"):
         call_command("seed_demo", stdout=StringIO())
+
+
+def test_load_demo_loads_an_empty_database_once(db):
+    call_command("load_demo", stdout=StringIO())
+    first_password = User.objects.get(username="alice").password
+    User.objects.filter(username="alice").update(email="changed@example.com")
+
+    call_command("load_demo", stdout=StringIO())
+
+    assert User.objects.count() == 6
+    assert User.objects.get(username="alice").email == "changed@example.com"
+    assert User.objects.get(username="alice").password == first_password
