@@ -239,3 +239,10 @@ def test_non_staff_cannot_open_the_admin(client, alice):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_thread_add_page_and_user_autocomplete_render(admin_client, thread):
+    response = admin_client.get(THREAD_ADD)
+
+    assert response.status_code == 200
+    assert "admin-autocomplete" in response.content.decode()
