@@ -15,7 +15,10 @@ class StrictJSONParser(JSONParser):
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             raw = stream.read().decode(encoding) if stream is not None else ""
-        except UnicodeDecodeError:
+        except LookupError:
+            # An unknown charset, or a bytes-to-bytes codec such as base64.
+            raise ParseError(f"JSON parse error - {encoding!r} is not a text encoding.") from None
+        except UnicodeError:
             raise ParseError(f"JSON parse error - the body is not valid {encoding}.") from None
         try:
             data = json.loads(raw, parse_constant=self._reject_constant)

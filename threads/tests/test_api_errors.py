@@ -36,6 +36,17 @@ def test_malformed_json_is_a_400_with_a_reason(client_for, alice, thread, body, 
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("charset", ["base64", "hex", "zlib", "rot13", "punycode", "utf-16"])
+def test_a_json_body_in_an_odd_or_unknown_charset_is_a_400(client_for, alice, thread, charset):
+    for path in ("/api/token/", "/api/users/", f"/api/threads/{thread.pk}/messages/"):
+        response = raw_post(client_for(alice), path, b'{"text": "hi"}',
+                            content_type=f"application/json; charset={charset}")
+
+        assert response.status_code == 400, path
+        assert "JSON parse error" in response.json()["detail"]
+    assert not Message.objects.exists()
+
+
 def test_a_json_body_that_is_not_an_object_is_a_400(client_for, alice, thread):
     for body in (b"[1, 2]", b'"text"', b"42", b"null"):
         response = raw_post(client_for(alice), f"/api/threads/{thread.pk}/messages/", body)
