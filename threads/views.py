@@ -6,13 +6,14 @@ every thread and message view calls before touching anything in a thread.
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework import filters, mixins, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
 from . import selectors, services
+from .filters import BoundedSearchFilter
 from .permissions import IsMessageRecipient, IsMessageSender, can_list_threads_of
 from .serializers import (
     MarkedSerializer,
@@ -37,7 +38,7 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     """Register (`POST`, no token needed), find people to talk to, and `me`."""
 
     lookup_value_regex = ID_PATTERN
-    filter_backends = [filters.SearchFilter]
+    filter_backends = [BoundedSearchFilter]
     search_fields = ["username"]
 
     def get_queryset(self):

@@ -63,6 +63,30 @@ def test_user_search_lists_id_and_username_only(client_for, alice, bob, carol):
     assert response.json()["results"] == [{"id": bob.pk, "username": "bob"}]
 
 
+@pytest.mark.parametrize(
+    ("search", "fragment"),
+    [
+        (",".join(["a"] * 1000), "at most 10 search terms"),
+        ("a" * 50_001, "at most 150 characters"),
+        ("a\x00b", "Null characters are not allowed"),
+    ],
+)
+def test_an_unreasonable_search_is_a_400_on_the_search_parameter(client_for, alice, search, fragment):
+    response = client_for(alice).get("/api/users/", {"search": search})
+
+    assert response.status_code == 400
+    assert fragment in str(response.json()["search"])
+
+
+def test_several_search_terms_must_all_match(client_for, alice, make_user):
+    make_user("bobby")
+    make_user("robert")
+
+    body = client_for(alice).get("/api/users/", {"search": "bob by"}).json()
+
+    assert [u["username"] for u in body["results"]] == ["bobby"]
+
+
 def test_user_list_without_search_is_paginated_and_hides_inactive_users(client_for, alice, bob, carol):
     carol.is_active = False
     carol.save()
