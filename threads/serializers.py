@@ -4,6 +4,7 @@ request body: they come from the authenticated user and the URL."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -12,6 +13,32 @@ from .selectors import MAX_ID
 from .services import check_message_text
 
 User = get_user_model()
+
+
+class StrictStringMixin:
+    """Accept only JSON strings: DRF's own string fields turn 42 into "42"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class StrictEmailField(StrictStringMixin, serializers.EmailField):
+    pass
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Accept only JSON integers: DRF's IntegerField takes "2" and 2.0 too."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -29,8 +56,11 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserRegistrationSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    username = StrictCharField(
+        max_length=150, validators=[UnicodeUsernameValidator()], help_text="Letters, digits and @/./+/-/_ only."
+    )
+    password = StrictCharField(write_only=True, trim_whitespace=False, max_length=128)
+    email = StrictEmailField(required=False, allow_blank=True, max_length=254)
 
     class Meta:
         model = User
@@ -71,7 +101,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class MessageTextSerializer(serializers.Serializer):
     """The body of sending or editing a message: its text and nothing else."""
 
-    text = serializers.CharField(help_text="1 to CHAT_MESSAGE_MAX_LENGTH (default 5000) characters.")
+    text = StrictCharField(help_text="1 to CHAT_MESSAGE_MAX_LENGTH (default 5000) characters.")
 
     def validate_text(self, value: str) -> str:
         try:
@@ -100,7 +130,7 @@ class ThreadSerializer(serializers.ModelSerializer):
 
 class ThreadCreateSerializer(serializers.Serializer):
     participants = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         max_length=100,
         help_text="User ids: the other participant, optionally with your own id.",

@@ -47,6 +47,13 @@ def test_a_json_body_in_an_odd_or_unknown_charset_is_a_400(client_for, alice, th
     assert not Message.objects.exists()
 
 
+def test_a_number_too_large_for_a_float_is_not_taken_as_text(client_for, alice, thread):
+    response = raw_post(client_for(alice), f"/api/threads/{thread.pk}/messages/", b'{"text": 1e400}')
+
+    assert response.status_code == 400
+    assert response.json() == {"text": ["Not a valid string."]}
+
+
 def test_a_json_body_that_is_not_an_object_is_a_400(client_for, alice, thread):
     for body in (b"[1, 2]", b'"text"', b"42", b"null"):
         response = raw_post(client_for(alice), f"/api/threads/{thread.pk}/messages/", body)

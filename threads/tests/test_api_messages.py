@@ -51,6 +51,8 @@ def test_sender_thread_and_read_state_in_the_body_are_ignored(client_for, thread
         ({"text": None}, "may not be null"),
         ({"text": ["a"]}, "Not a valid string"),
         ({"text": {"a": 1}}, "Not a valid string"),
+        ({"text": 42}, "Not a valid string"),
+        ({"text": True}, "Not a valid string"),
         ({"text": "x" * 5001}, "limited to 5000 characters"),
         ({"text": "nul\x00"}, "Null characters are not allowed"),
     ],

@@ -39,6 +39,8 @@ def test_getting_an_existing_thread_shows_its_last_message_and_unread_count(clie
         ({"participants": ["abc"]}, "valid integer"),
         ({"participants": [True]}, "valid integer"),
         ({"participants": [1.5]}, "valid integer"),
+        ({"participants": [2.0]}, "valid integer"),
+        ({"participants": ["2"]}, "valid integer"),
         ({"participants": [0]}, "greater than or equal to 1"),
         ({"participants": [-3]}, "greater than or equal to 1"),
         ({"participants": [99999999999999999999]}, "less than or equal to"),

@@ -35,7 +35,10 @@ def test_registration_email_is_optional(anonymous):
         ({"username": "bad name!", "password": "a long enough secret 42"}, "username", "valid username"),
         ({"username": "x" * 151, "password": "a long enough secret 42"}, "username", "no more than 150"),
         ({"username": "newbie", "password": "a long enough secret 42", "email": "nope"}, "email", "valid email"),
-        ({"username": "newbie", "password": 12345678901234}, "password", "entirely numeric"),
+        ({"username": "newbie", "password": 12345678901234}, "password", "Not a valid string"),
+        ({"username": 12345, "password": "a long enough secret 42"}, "username", "Not a valid string"),
+        ({"username": ["newbie"], "password": "a long enough secret 42"}, "username", "Not a valid string"),
+        ({"username": "newbie", "password": "a long enough secret 42", "email": 5}, "email", "valid email"),
     ],
 )
 def test_registration_rejects_bad_input_with_a_field_error(anonymous, body, field, fragment):
