@@ -1,11 +1,13 @@
-"""Settings for the test suite: the real settings with a throwaway key and a
-fast password hasher. DATABASE_URL still chooses the database."""
+"""Settings for the test suite: the real settings with a throwaway key, a fast
+password hasher and, on SQLite, a test database file. DATABASE_URL still
+chooses the database."""
 
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
 
 from .settings import *  # noqa: F403
+from .settings import BASE_DIR, DATABASES
 
 # Fast hashing for the users tests create; PBKDF2 stays available to check
 # the demo fixture's real password hashes.
@@ -17,4 +19,4 @@ PASSWORD_HASHERS = [
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not SQLite's default in-memory test database, so that tests with
     # real threads use real connections with real locking, as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
