@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib import messages as admin_messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -16,12 +18,21 @@ from django.utils.html import format_html
 from . import services
 from .models import Message, Thread
 
+User = get_user_model()
+
 
 class ThreadAdminForm(forms.ModelForm):
+    # Declared by hand: the admin builds no field for a many-to-many relation
+    # with its own through model (here the read-only Participant view).
+    participants = forms.ModelMultipleChoiceField(
+        queryset=User.objects.all(),
+        widget=AutocompleteSelectMultiple(Thread._meta.get_field("participants"), admin.site),
+        help_text="Exactly two different users. A pair can have only one thread, and its pair never changes.",
+    )
+
     class Meta:
         model = Thread
         fields = ["participants"]
-        help_texts = {"participants": "Exactly two different users. A pair can have only one thread."}
 
     def clean_participants(self):
         users = list(self.cleaned_data["participants"])
@@ -84,7 +95,6 @@ class MessageInline(admin.TabularInline):
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
     form = ThreadAdminForm
-    autocomplete_fields = ["participants"]
     inlines = [MessageInline]
     list_display = ["__str__", "participant_names", "message_count", "updated", "created"]
     list_display_links = ["__str__"]
@@ -131,6 +141,9 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Messages are written by their senders through the API, not by staff.
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("thread__user_low", "thread__user_high", "sender")
 
     @admin.display(description="Thread", ordering="thread")
     def thread_link(self, message: Message) -> str:

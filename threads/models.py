@@ -1,11 +1,15 @@
 """Data and the invariants the database itself guarantees.
 
 A thread is a conversation between exactly two users. The pair is stored on
-the thread as (`user_low`, `user_high`), ordered by user id, so that one
-unique constraint gives "one thread per pair" even when two requests race.
-`participants` mirrors that pair as a many-to-many relation; it is filled in
-when the thread is first saved and guarded against any later change, so it
-can never hold a third user or lose one.
+the thread as (`user_low`, `user_high`), ordered by user id: a unique
+constraint gives "one thread per pair" even when two requests race, and a
+check constraint gives "two distinct users".
+
+`participants` is the same pair as a many-to-many relation, for queries and
+the admin. Its rows are not stored: `Participant` reads a database view that
+derives them from the pair columns, so the relation holds exactly the two
+users of the pair, always, and nothing (the ORM, the admin, raw SQL) can add
+or remove a row.
 """
 
 from django.conf import settings
@@ -18,7 +22,7 @@ from django.utils import timezone
 
 
 class Thread(models.Model):
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="threads")
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Participant", related_name="threads")
     # The pair in canonical order; the source of truth for who is in the thread.
     user_low = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -47,7 +51,11 @@ class Thread(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_low} & {self.user_high}"
+        # Names only when already loaded: a list of threads (say, on an admin
+        # delete page) must not run two queries per thread to print itself.
+        if Thread.user_low.is_cached(self) and Thread.user_high.is_cached(self):
+            return f"{self.user_low} & {self.user_high}"
+        return f"Thread {self.pk}"
 
     def save(self, *args, **kwargs):
         adding = self._state.adding
@@ -60,8 +68,6 @@ class Thread(models.Model):
             if stored is not None and stored != (self.user_low_id, self.user_high_id):
                 raise ValidationError("The participants of an existing thread cannot be changed.")
         super().save(*args, **kwargs)
-        if adding:
-            self.participants.add(self.user_low_id, self.user_high_id)
 
     @property
     def pair_ids(self) -> tuple[int, int]:
@@ -75,27 +81,40 @@ class Thread(models.Model):
         return self.user_high_id if user.pk == self.user_low_id else self.user_low_id
 
 
-@receiver(m2m_changed, sender=Thread.participants.through)
-def keep_participants_equal_to_pair(sender, instance, action, reverse, pk_set, **kwargs):
-    """Refuse any change to `participants` other than adding the thread's own pair.
+class Participant(models.Model):
+    """A thread's participant: one row of the view `threads_participant`.
 
-    This is what makes `thread.participants.add(third_user)`, `.remove()`,
-    `.clear()` and the reverse `user.threads.add(thread)` fail from a shell,
-    the admin or anywhere else.
+    The view (created in migration 0001) is
+        SELECT 2*id AS id, id AS thread_id, user_low_id AS user_id FROM threads_thread
+        UNION ALL SELECT 2*id+1, id, user_high_id FROM threads_thread
+    so it cannot disagree with the pair, and the database refuses writes to it.
     """
+
+    id = models.BigIntegerField(primary_key=True)
+    thread = models.ForeignKey(Thread, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+
+    class Meta:
+        managed = False
+        db_table = "threads_participant"
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} in thread {self.thread_id}"
+
+
+@receiver(m2m_changed, sender=Participant)
+def refuse_participant_changes(sender, instance, action, pk_set, **kwargs):
+    """Say clearly why `thread.participants.add(...)`, `.remove()`, `.clear()`
+    or `user.threads.add(...)` cannot work, before the database refuses the
+    write to its view. Adding a thread's own pair again is a harmless no-op."""
     if action in {"pre_remove", "pre_clear"}:
         raise ValidationError("A thread always has exactly two participants; they cannot be removed.")
-    if action != "pre_add":
-        return
-    if reverse:
-        # instance is a user, pk_set are thread ids: the user must belong to each pair.
-        outside = Thread.objects.filter(pk__in=pk_set).exclude(
-            Q(user_low=instance.pk) | Q(user_high=instance.pk)
+    if action == "pre_add" and pk_set:
+        raise ValidationError(
+            "A thread has exactly two participants, fixed when it is created; no one can be added."
         )
-        if outside.exists():
-            raise ValidationError("A thread has exactly two participants; no one else can be added.")
-    elif not set(pk_set) <= set(instance.pair_ids):
-        raise ValidationError("A thread has exactly two participants; no one else can be added.")
 
 
 class Message(models.Model):
@@ -122,7 +141,8 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sender} in thread {self.thread_id}: {self.excerpt}"
+        # Uses no relation, so printing many messages runs no queries.
+        return f"Message {self.pk} in thread {self.thread_id}: {self.excerpt}"
 
     @property
     def excerpt(self) -> str:

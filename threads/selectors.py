@@ -9,7 +9,7 @@ them, so every lookup of a thread or of its messages goes through
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -35,8 +35,12 @@ def parse_id(raw) -> int | None:
 
 
 def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The threads `user` takes part in: the one scope every thread read starts from."""
-    return Thread.objects.filter(participants=user).select_related("user_low", "user_high")
+    """The threads `user` takes part in: the one scope every thread read starts from.
+
+    Decided by the pair columns, which the database constrains, rather than by
+    the `participants` mirror table.
+    """
+    return Thread.objects.filter(Q(user_low=user) | Q(user_high=user)).select_related("user_low", "user_high")
 
 
 def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
@@ -100,4 +104,8 @@ def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
 
 def unread_count_for_user(*, user: AbstractBaseUser) -> int:
     """Messages addressed to `user`, in all their threads, not yet read."""
-    return Message.objects.filter(thread__participants=user, is_read=False).exclude(sender_id=user.pk).count()
+    return (
+        Message.objects.filter(Q(thread__user_low=user) | Q(thread__user_high=user), is_read=False)
+        .exclude(sender_id=user.pk)
+        .count()
+    )

@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from threads import services
@@ -246,3 +248,24 @@ def test_thread_add_page_and_user_autocomplete_render(admin_client, thread):
 
     assert response.status_code == 200
     assert "admin-autocomplete" in response.content.decode()
+
+
+@pytest.mark.parametrize("size", [2, 30])
+def test_delete_confirmation_pages_run_no_query_per_message(admin_client, size):
+    [thread] = build_chats(1, size)
+    author = thread.user_low
+    pages = [
+        reverse("admin:threads_thread_delete", args=[thread.pk]),
+        reverse("admin:auth_user_delete", args=[author.pk]),
+    ]
+    counts = []
+    for page in pages:
+        admin_client.get(page)
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(page)
+        assert response.status_code == 200
+        assert f"Message {thread.messages.first().pk} in thread {thread.pk}" in response.content.decode()
+        counts.append(len(captured))
+
+    # The same counts at both sizes; recorded here so a per-row query shows as a failure.
+    assert counts == [4, 10]

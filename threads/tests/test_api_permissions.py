@@ -3,6 +3,7 @@ kind of caller. In the message endpoints alice is the sender and bob the
 recipient; carol and the staff member take part in no thread."""
 
 import pytest
+from django.utils import timezone
 
 from threads.models import Message, Thread
 
@@ -86,3 +87,13 @@ def test_a_message_of_another_thread_is_not_found_under_this_thread(client_for, 
 
     assert response.status_code == 404
     assert also_alice.status_code == 404
+
+
+def test_a_thread_written_around_save_is_still_reachable_by_its_pair_only(client_for, alice, bob, carol):
+    [bare] = Thread.objects.bulk_create([Thread(user_low=alice, user_high=bob, updated=timezone.now())])
+
+    assert client_for(alice).get(f"/api/threads/{bare.pk}/").status_code == 200
+    assert client_for(bob).get(f"/api/threads/{bare.pk}/messages/").status_code == 200
+    assert client_for(carol).get(f"/api/threads/{bare.pk}/").status_code == 404
+    again = client_for(alice).post("/api/threads/", {"participants": [bob.pk]}, format="json")
+    assert (again.status_code, again.json()["id"]) == (200, bare.pk)

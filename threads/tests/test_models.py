@@ -2,9 +2,10 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
 
-from threads.models import Message, Thread
+from threads.models import Message, Participant, Thread
 
 
 def test_new_thread_has_exactly_its_two_users_as_participants(alice, bob):
@@ -46,6 +47,33 @@ def test_removing_or_replacing_participants_is_refused(thread, alice, carol, cha
         change(thread, alice, carol)
 
     assert set(thread.participants.values_list("username", flat=True)) == {"alice", "bob"}
+
+
+def test_the_database_refuses_participant_rows_written_around_the_orm(thread, carol):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Participant.objects.create(id=10**9, thread=thread, user=carol)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM threads_participant WHERE thread_id = %s", [thread.pk])
+
+    assert thread.participants.count() == 2
+
+
+def test_participants_follow_the_pair_even_for_threads_written_around_save(alice, bob, carol):
+    [bare] = Thread.objects.bulk_create([Thread(user_low=alice, user_high=bob, updated=timezone.now())])
+    Thread.objects.filter(pk=bare.pk).update(user_high=carol)
+
+    assert set(bare.participants.all()) == {alice, carol}
+    assert set(alice.threads.all()) == {bare}
+
+
+def test_printing_threads_and_messages_runs_no_queries(thread, message_from_alice, django_assert_num_queries):
+    plain_thread = Thread.objects.get(pk=thread.pk)
+    plain_message = Message.objects.get(pk=message_from_alice.pk)
+
+    with django_assert_num_queries(0):
+        assert str(plain_thread) == f"Thread {thread.pk}"
+        assert str(plain_message) == f"Message {plain_message.pk} in thread {thread.pk}: Hi Bob"
+    assert str(Thread.objects.select_related("user_low", "user_high").get(pk=thread.pk)) == "alice & bob"
 
 
 def test_adding_an_existing_participant_again_changes_nothing(thread, alice):
