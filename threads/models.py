@@ -84,7 +84,7 @@ class Thread(models.Model):
 class Participant(models.Model):
     """A thread's participant: one row of the view `threads_participant`.
 
-    The view (created in migration 0001) is
+    The view (made by `threads.db_views` after every `migrate`) is
         SELECT 2*id AS id, id AS thread_id, user_low_id AS user_id FROM threads_thread
         UNION ALL SELECT 2*id+1, id, user_high_id FROM threads_thread
     so it cannot disagree with the pair, and the database refuses writes to it.

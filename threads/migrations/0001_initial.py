@@ -6,14 +6,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-PARTICIPANT_VIEW_SQL = """
-CREATE VIEW threads_participant AS
-    SELECT 2 * id AS id, id AS thread_id, user_low_id AS user_id FROM threads_thread
-    UNION ALL
-    SELECT 2 * id + 1 AS id, id AS thread_id, user_high_id AS user_id FROM threads_thread
-"""
-
-
 class Migration(migrations.Migration):
 
     initial = True
@@ -81,15 +73,7 @@ class Migration(migrations.Migration):
             model_name='message',
             constraint=models.CheckConstraint(condition=models.Q(('text', ''), _negated=True), name='message_text_not_empty'),
         ),
-        # Thread.participants reads this view: the pair columns as two rows per
-        # thread. Nothing can write to it, so a thread's participants are always
-        # exactly its (user_low, user_high). Filters on user_id reach the pair
-        # columns through the UNION ALL on SQLite and PostgreSQL alike.
-        # Note for later migrations: one that rebuilds threads_thread on SQLite
-        # (most AlterField/AddField there) must DROP this view first and CREATE it
-        # again after, with the SQL below.
-        migrations.RunSQL(
-            sql=PARTICIPANT_VIEW_SQL,
-            reverse_sql="DROP VIEW threads_participant",
-        ),
+        # The view threads_participant, which the unmanaged Participant model
+        # reads, is not made here: threads.db_views drops it before every
+        # `migrate` and creates it after, so no migration has to step around it.
     ]

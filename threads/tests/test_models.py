@@ -128,3 +128,24 @@ def test_deleting_a_user_deletes_their_threads_and_messages(thread, message_from
     assert not Thread.objects.exists()
     assert not Message.objects.exists()
     assert alice.threads.count() == 0
+
+
+def test_migrate_rebuilds_the_participant_view_it_dropped(thread, alice, bob):
+    # migrate drops the view first so that table rebuilds never trip over it,
+    # and makes it again at the end.
+    from django.apps import apps
+    from django.db.models.signals import post_migrate, pre_migrate
+
+    from threads.apps import ThreadsConfig
+
+    config = apps.get_app_config("threads")
+    assert isinstance(config, ThreadsConfig)
+    pre_migrate.send(sender=config, app_config=config, verbosity=0, interactive=False, using="default", plan=[],
+                     apps=apps)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        list(thread.participants.all())
+
+    post_migrate.send(sender=config, app_config=config, verbosity=0, interactive=False, using="default", plan=[],
+                      apps=apps)
+
+    assert set(thread.participants.all()) == {alice, bob}
