@@ -1,6 +1,8 @@
 """Every error the API gives is JSON that says what went wrong."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -39,9 +41,14 @@ def json_server_error(request, *args, **kwargs):
 
 
 def json_bad_request(request, exception=None, *args, **kwargs):
+    """handler400, which Django calls for SuspiciousOperation: JSON under /api/,
+    and a 413 that names the limit when the body is too large."""
     from django.views.defaults import bad_request
 
     if _wants_json(request):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse({"detail": f"Request body too large: the limit is {limit} bytes."}, status=413)
         return JsonResponse({"detail": "Bad request."}, status=400)
     return bad_request(request, exception, *args, **kwargs)
 

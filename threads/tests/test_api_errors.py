@@ -54,6 +54,17 @@ def test_a_number_too_large_for_a_float_is_not_taken_as_text(client_for, alice, 
     assert response.json() == {"text": ["Not a valid string."]}
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10_000)
+def test_a_body_over_the_size_limit_is_a_413_and_stores_nothing(client_for, alice, thread):
+    body = b'{"text": "' + b"x" * 20_000 + b'"}'
+
+    response = raw_post(client_for(alice), f"/api/threads/{thread.pk}/messages/", body)
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large: the limit is 10000 bytes."}
+    assert not Message.objects.exists()
+
+
 def test_a_json_body_that_is_not_an_object_is_a_400(client_for, alice, thread):
     for body in (b"[1, 2]", b'"text"', b"42", b"null"):
         response = raw_post(client_for(alice), f"/api/threads/{thread.pk}/messages/", body)
