@@ -40,6 +40,9 @@ class Thread(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     # Time of the latest activity; message_create moves it to the new message's time.
     updated = models.DateTimeField("last activity", blank=True, db_index=True)
+    # Kept exact by message_create and message_delete (under the thread's row
+    # lock), so paging a long thread never counts its messages one by one.
+    message_count = models.PositiveIntegerField("messages", default=0, editable=False)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -48,6 +51,7 @@ class Thread(models.Model):
             models.CheckConstraint(
                 condition=Q(user_low__lt=F("user_high")), name="thread_two_distinct_ordered_users"
             ),
+            models.CheckConstraint(condition=Q(message_count__gte=0), name="thread_message_count_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -68,6 +72,11 @@ class Thread(models.Model):
             if stored is not None and stored != (self.user_low_id, self.user_high_id):
                 raise ValidationError("The participants of an existing thread cannot be changed.")
         super().save(*args, **kwargs)
+
+    @property
+    def pair(self) -> list:
+        """The two participants, in id order (loaded with the thread by select_related)."""
+        return [self.user_low, self.user_high]
 
     @property
     def pair_ids(self) -> tuple[int, int]:

@@ -5,9 +5,16 @@ from .selectors import MAX_ID
 
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):
-    """DRF's limit/offset pagination (default 20, at most 100 a page), except
-    that a malformed `limit` or `offset` is a 400 instead of being silently
-    replaced by the default, and an offset too large for SQL is refused."""
+    """DRF's limit/offset pagination (default 20, at most 100 a page), except:
+
+    - a malformed `limit` or `offset` is a 400 instead of being silently
+      replaced by the default, and an offset too large for SQL is refused;
+    - the page is fetched by id ("deferred join"): the offset skips over index
+      entries of ids alone, and only the page's rows are read in full and get
+      their per-row annotations computed;
+    - a view can supply the total (`get_paginated_count`) when it keeps an
+      exact counter, instead of a COUNT over every row.
+    """
 
     default_limit = 20
     max_limit = 100
@@ -27,3 +34,14 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     def get_offset(self, request):
         offset = self._parse(request, self.offset_query_param, minimum=0)
         return 0 if offset is None else offset
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        counter = getattr(view, "get_paginated_count", None)
+        self.count = counter() if counter is not None else self.get_count(queryset)
+        if self.count == 0 or self.offset >= self.count:
+            return []
+        page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
+        return list(queryset.filter(pk__in=page_ids))

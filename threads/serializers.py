@@ -114,7 +114,8 @@ class ThreadSerializer(serializers.ModelSerializer):
     """A thread as listed: expects the annotations of `selectors.threads_for_user`
     and `last_message` attached by `selectors.attach_last_messages`."""
 
-    participants = serializers.SerializerMethodField()
+    # The pair columns are select_related, so this costs no query.
+    participants = UserSummarySerializer(source="pair", many=True, read_only=True)
     last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
 
@@ -122,10 +123,6 @@ class ThreadSerializer(serializers.ModelSerializer):
         model = Thread
         fields = ["id", "participants", "created", "updated", "last_message", "unread_count"]
         read_only_fields = fields
-
-    def get_participants(self, thread: Thread) -> list[dict]:
-        # The pair columns are select_related, so this costs no query.
-        return UserSummarySerializer([thread.user_low, thread.user_high], many=True).data
 
 
 class ThreadCreateSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .models import Message, Thread
@@ -101,7 +101,7 @@ def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Me
     # order; `updated` then always equals the newest message's `created`.
     Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk").get()
     message = Message.objects.create(thread=thread, sender=sender, text=text, created=timezone.now())
-    Thread.objects.filter(pk=thread.pk).update(updated=message.created)
+    Thread.objects.filter(pk=thread.pk).update(updated=message.created, message_count=F("message_count") + 1)
     thread.updated = message.created
     return message
 
@@ -121,7 +121,24 @@ def message_delete(*, message: Message, actor: AbstractBaseUser) -> None:
     """Delete a message; only its sender may."""
     if not can_edit_message(user=actor, message=message):
         raise PermissionDenied("Only the sender of a message may delete it.")
-    message.delete()
+    messages_delete(messages=Message.objects.filter(pk=message.pk))
+
+
+@transaction.atomic
+def messages_delete(*, messages: QuerySet[Message]) -> int:
+    """Delete `messages` and keep their threads' `message_count` exact; returns
+    how many were deleted. No permission check: the API checks the sender
+    first (message_delete), the admin lets staff delete any message."""
+    thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
+    # Lock the threads in id order, as message_create locks one, so that
+    # counts and concurrent sends stay consistent and locks never deadlock.
+    list(Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
+    deleted_total = 0
+    for thread_id in thread_ids:
+        deleted = messages.filter(thread_id=thread_id).delete()[1].get(Message._meta.label, 0)
+        Thread.objects.filter(pk=thread_id).update(message_count=F("message_count") - deleted)
+        deleted_total += deleted
+    return deleted_total
 
 
 @transaction.atomic

@@ -163,6 +163,10 @@ class MessageViewSet(
     def get_queryset(self):
         return selectors.messages_for_thread(thread=self.get_thread())
 
+    def get_paginated_count(self) -> int:
+        """The list's total, from the thread's exact counter (see the pagination class)."""
+        return self.get_thread().message_count
+
     def get_object(self):
         message = super().get_object()
         message.thread = self.get_thread()  # already loaded; saves a query in the permission checks

@@ -33,6 +33,7 @@ def test_thread_changelist_shows_participants_message_count_and_activity(admin_c
     assert response.status_code == 200
     row = response.context["cl"].result_list[0]
     assert row.message_count == 1
+    assert "<td class=\"field-message_count\">1</td>" in response.content.decode()
     assert "alice, bob" in response.content.decode()
     assert "Last activity" in response.content.decode()
 
@@ -51,8 +52,8 @@ def test_thread_changelist_query_count_does_not_grow_with_rows(admin_client, dja
     url = reverse("admin:threads_thread_changelist")
     admin_client.get(url)  # warm the session
 
-    # session, user, filtered count, total count, page with participants and message counts
-    with django_assert_num_queries(5):
+    # session, user, count, page with participants (message counts are a column)
+    with django_assert_num_queries(4):
         response = admin_client.get(url)
 
     assert len(response.context["cl"].result_list) == size
@@ -269,3 +270,17 @@ def test_delete_confirmation_pages_run_no_query_per_message(admin_client, size):
 
     # The same counts at both sizes; recorded here so a per-row query shows as a failure.
     assert counts == [4, 10]
+
+
+def test_admin_deletes_keep_thread_message_counts_exact(admin_client, thread, alice, bob):
+    messages = [services.message_create(thread=thread, sender=alice, text=f"m{i}") for i in range(4)]
+
+    one = admin_client.post(reverse("admin:threads_message_delete", args=[messages[0].pk]), {"post": "yes"})
+    bulk = admin_client.post(
+        reverse("admin:threads_message_changelist"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [m.pk for m in messages[1:3]]},
+    )
+
+    assert (one.status_code, bulk.status_code) == (302, 302)
+    thread.refresh_from_db()
+    assert thread.message_count == thread.messages.count() == 1

@@ -184,3 +184,25 @@ def test_a_deleted_last_message_is_replaced_by_the_previous_one_in_the_list(clie
     body = client_for(bob).get("/api/threads/").json()
     assert body["results"][0]["last_message"]["text"] == "earlier"
     assert body["results"][0]["unread_count"] == 1
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(1, 0), (3, 2), (4, 4), (100, 0), (2, 7), (5, 8)])
+def test_message_pages_tile_the_whole_thread_in_order(client_for, thread, alice, bob, limit, offset):
+    sent = [services.message_create(thread=thread, sender=alice if i % 2 else bob, text=f"m{i}") for i in range(9)]
+    newest_first = [m.pk for m in reversed(sent)]
+
+    body = client_for(alice).get(f"{messages_url(thread)}?limit={limit}&offset={offset}").json()
+
+    assert body["count"] == 9
+    assert [m["id"] for m in body["results"]] == newest_first[offset : offset + limit]
+
+
+def test_message_count_in_lists_follows_sends_and_deletes(client_for, thread, alice, bob):
+    client = client_for(alice)
+    first = client.post(messages_url(thread), {"text": "one"}, format="json").json()
+    client.post(messages_url(thread), {"text": "two"}, format="json")
+    client.delete(f"{messages_url(thread)}{first['id']}/")
+
+    assert client.get(messages_url(thread)).json()["count"] == 1
+    thread.refresh_from_db()
+    assert thread.message_count == 1

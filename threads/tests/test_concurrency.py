@@ -70,3 +70,4 @@ def test_simultaneous_sends_to_one_thread_are_all_stored_and_updated_follows_the
     assert Message.objects.count() == len(senders)
     thread.refresh_from_db()
     assert thread.updated == Message.objects.order_by("-created").first().created
+    assert thread.message_count == len(senders)

@@ -133,3 +133,34 @@ def test_messages_set_read_reports_only_real_changes(thread, alice, bob):
 
     assert services.messages_set_read(messages=Message.objects.all(), is_read=True) == 1
     assert services.messages_set_read(messages=Message.objects.all(), is_read=False) == 2
+
+
+def test_message_count_follows_every_send_and_delete(thread, alice, bob, carol):
+    other, _ = services.thread_get_or_create(user=alice, other=carol)
+    sent = [services.message_create(thread=thread, sender=user, text="x") for user in (alice, bob, alice)]
+    services.message_create(thread=other, sender=carol, text="elsewhere")
+
+    services.message_delete(message=sent[0], actor=alice)
+    with pytest.raises(PermissionDenied):
+        services.message_delete(message=sent[1], actor=alice)
+    deleted = services.messages_delete(messages=Message.objects.all())
+
+    assert deleted == 3
+    assert [t.message_count for t in Thread.objects.order_by("pk")] == [0, 0]
+
+
+def test_messages_delete_updates_each_threads_count(thread, alice, bob, carol):
+    other, _ = services.thread_get_or_create(user=alice, other=carol)
+    for _ in range(3):
+        services.message_create(thread=thread, sender=bob, text="x")
+        services.message_create(thread=other, sender=carol, text="y")
+
+    two_of_thread = Message.objects.filter(thread=thread).values_list("pk", flat=True)[:2]
+    one_of_other = Message.objects.filter(thread=other).values_list("pk", flat=True)[:1]
+
+    services.messages_delete(messages=Message.objects.filter(pk__in=[*two_of_thread, *one_of_other]))
+
+    thread.refresh_from_db()
+    other.refresh_from_db()
+    assert (thread.message_count, other.message_count) == (1, 2)
+    assert (thread.messages.count(), other.messages.count()) == (1, 2)
