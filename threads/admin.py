@@ -20,9 +20,11 @@ User = get_user_model()
 
 
 class ThreadAdminForm(forms.ModelForm):
-    # Declared by hand: the admin builds no field for a many-to-many relation
-    # with its own through model (here the read-only Participant view).
-    participants = forms.ModelMultipleChoiceField(
+    # The pair, picked as users. Not the model's `participants`, which is
+    # derived (editable=False) and read through a view; the autocomplete
+    # widget still searches users the way that relation does.
+    pair = forms.ModelMultipleChoiceField(
+        label="Participants",
         queryset=User.objects.all(),
         widget=AutocompleteSelectMultiple(Thread._meta.get_field("participants"), admin.site),
         help_text="Exactly two different users. A pair can have only one thread, and its pair never changes.",
@@ -30,10 +32,19 @@ class ThreadAdminForm(forms.ModelForm):
 
     class Meta:
         model = Thread
-        fields = ["participants"]
+        fields = []
 
-    def clean_participants(self):
-        users = list(self.cleaned_data["participants"])
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            # Like the API: a new thread only with active users.
+            self.fields["pair"].queryset = User.objects.filter(is_active=True)
+        else:
+            # From the pair columns, not the view: the page works whatever the view's state.
+            self.initial["pair"] = list(self.instance.pair_ids)
+
+    def clean_pair(self):
+        users = list(self.cleaned_data["pair"])
         if len(users) != 2:
             raise ValidationError(
                 f"A thread has exactly two participants; {len(users)} selected.", code="participant_count"
@@ -107,6 +118,19 @@ class ThreadAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user_low", "user_high")
+
+    def save_model(self, request, obj, form, change):
+        # Only a new thread is written: nothing on an existing one is editable,
+        # and saving it would write back `updated` and `message_count` as read
+        # when the page loaded, undoing messages sent meanwhile.
+        if not change:
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        services.thread_delete(thread=obj)
+
+    def delete_queryset(self, request, queryset):
+        services.threads_delete(threads=queryset)
 
     @admin.display(description="Participants")
     def participant_names(self, thread: Thread) -> str:

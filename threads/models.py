@@ -22,7 +22,10 @@ from django.utils import timezone
 
 
 class Thread(models.Model):
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Participant", related_name="threads")
+    # editable=False: derived from the pair below, never written by a form.
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Participant", related_name="threads", editable=False
+    )
     # The pair in canonical order; the source of truth for who is in the thread.
     user_low = models.ForeignKey(
         settings.AUTH_USER_MODEL,

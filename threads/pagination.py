@@ -41,7 +41,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self.offset = self.get_offset(request)
         counter = getattr(view, "get_paginated_count", None)
         self.count = counter() if counter is not None else self.get_count(queryset)
-        if self.count == 0 or self.offset >= self.count:
-            return []
+        # No shortcut on `offset >= count`: the page query is the truth even if
+        # a counter were ever short.
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
         return list(queryset.filter(pk__in=page_ids))

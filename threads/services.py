@@ -12,7 +12,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.http import Http404
 from django.utils import timezone
 
 from .models import Message, Thread
@@ -86,9 +88,22 @@ def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> 
 
 
 @transaction.atomic
+def threads_delete(*, threads: QuerySet[Thread]) -> int:
+    """Delete threads and, with them, all their messages; returns how many threads.
+
+    The threads' rows are locked first, in id order, as message_create and
+    messages_delete lock them: a send racing the delete then either lands
+    before it (and is deleted with the thread) or finds the thread gone, and
+    the two never wait on each other in opposite orders.
+    """
+    thread_ids = list(threads.select_for_update().order_by("pk").values_list("pk", flat=True))
+    deleted = Thread.objects.filter(pk__in=thread_ids).delete()[1]
+    return deleted.get(Thread._meta.label, 0)
+
+
 def thread_delete(*, thread: Thread) -> None:
-    """Delete a thread and, with it, all its messages."""
-    thread.delete()
+    """Delete one thread and all its messages."""
+    threads_delete(threads=Thread.objects.filter(pk=thread.pk))
 
 
 @transaction.atomic
@@ -99,7 +114,8 @@ def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Me
     check_message_text(text)
     # Lock the thread so concurrent sends to it take their timestamps in commit
     # order; `updated` then always equals the newest message's `created`.
-    Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk").get()
+    if not Thread.objects.select_for_update().filter(pk=thread.pk).exists():
+        raise Http404("No thread with this id.")  # deleted since the caller fetched it
     message = Message.objects.create(thread=thread, sender=sender, text=text, created=timezone.now())
     Thread.objects.filter(pk=thread.pk).update(updated=message.created, message_count=F("message_count") + 1)
     thread.updated = message.created
@@ -111,8 +127,10 @@ def message_update(*, message: Message, editor: AbstractBaseUser, text: str) -> 
     """Replace a message's text; only its sender may."""
     if not can_edit_message(user=editor, message=message):
         raise PermissionDenied("Only the sender of a message may change it.")
-    message.text = check_message_text(text)
-    message.save(update_fields=["text"])
+    text = check_message_text(text)
+    if not Message.objects.filter(pk=message.pk).update(text=text):
+        raise Http404("No message with this id.")  # deleted since the caller fetched it
+    message.text = text
     return message
 
 
@@ -136,9 +154,22 @@ def messages_delete(*, messages: QuerySet[Message]) -> int:
     deleted_total = 0
     for thread_id in thread_ids:
         deleted = messages.filter(thread_id=thread_id).delete()[1].get(Message._meta.label, 0)
-        Thread.objects.filter(pk=thread_id).update(message_count=F("message_count") - deleted)
+        # Never below zero, even if data loaded around the services left the
+        # counter short (`manage.py recount_messages` puts it right).
+        Thread.objects.filter(pk=thread_id).update(message_count=Greatest(F("message_count") - deleted, 0))
         deleted_total += deleted
     return deleted_total
+
+
+@transaction.atomic
+def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
+    """Set each thread's `message_count` from its messages (after data was
+    loaded around the services); returns how many threads were wrong."""
+    actual = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
+    wrong = threads.annotate(actual=Coalesce(Subquery(actual.values("n")), 0)).exclude(message_count=F("actual"))
+    return Thread.objects.filter(pk__in=wrong.values("pk")).update(
+        message_count=Coalesce(Subquery(actual.values("n")), 0)
+    )
 
 
 @transaction.atomic

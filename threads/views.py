@@ -5,7 +5,7 @@ every thread and message view calls before touching anything in a thread.
 """
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -57,8 +57,12 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         return UserSummarySerializer
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            serializer.save()
+        try:
+            with transaction.atomic():
+                serializer.save()
+        except IntegrityError:
+            # Two registrations of one name at once: the serializer's check passed for both.
+            raise ValidationError({"username": ["A user with that username already exists."]}) from None
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -1,3 +1,5 @@
+from io import StringIO
+
 import pytest
 from django.test import override_settings
 
@@ -206,3 +208,18 @@ def test_message_count_in_lists_follows_sends_and_deletes(client_for, thread, al
     assert client.get(messages_url(thread)).json()["count"] == 1
     thread.refresh_from_db()
     assert thread.message_count == 1
+
+
+def test_a_short_counter_still_shows_the_messages_and_recount_fixes_the_total(client_for, thread, alice):
+    from django.core.management import call_command
+
+    services.message_create(thread=thread, sender=alice, text="loaded around the services")
+    Thread.objects.update(message_count=0)
+    client = client_for(alice)
+
+    before = client.get(messages_url(thread)).json()
+    call_command("recount_messages", stdout=StringIO())
+    after = client.get(messages_url(thread)).json()
+
+    assert [m["text"] for m in before["results"]] == ["loaded around the services"]
+    assert (before["count"], after["count"]) == (0, 1)

@@ -71,3 +71,45 @@ def test_simultaneous_sends_to_one_thread_are_all_stored_and_updated_follows_the
     thread.refresh_from_db()
     assert thread.updated == Message.objects.order_by("-created").first().created
     assert thread.message_count == len(senders)
+
+
+def test_simultaneous_registrations_of_one_name_make_one_user():
+    responses = run_at_once(
+        6,
+        lambda i: APIClient().post(
+            "/api/users/", {"username": "samename", "password": "a long enough secret 42"}, format="json"
+        ),
+    )
+
+    assert sorted(r.status_code for r in responses) == [201] + [400] * 5
+    assert all("already exists" in str(r.json()["username"]) for r in responses if r.status_code == 400)
+    assert User.objects.filter(username="samename").count() == 1
+
+
+def test_deleting_a_thread_while_its_participants_send_and_delete_never_fails():
+    alice = User.objects.create_user("alice")
+    bob = User.objects.create_user("bob")
+    for _ in range(3):  # each round deletes the thread, so the next starts afresh
+        thread = Thread.objects.create(user_low=alice, user_high=bob)
+        base = f"/api/threads/{thread.pk}/"
+        first, second = (
+            bearer(bob).post(f"{base}messages/", {"text": text}, format="json").json()["id"] for text in ("a", "b")
+        )
+        requests = [
+            (alice, "delete", base, None),
+            (bob, "post", f"{base}messages/", {"text": "racing"}),
+            (bob, "delete", f"{base}messages/{first}/", None),
+            (bob, "patch", f"{base}messages/{second}/", {"text": "edit"}),
+        ]
+
+        responses = run_at_once(
+            len(requests),
+            lambda i, requests=requests: getattr(bearer(requests[i][0]), requests[i][1])(
+                requests[i][2], requests[i][3], format="json"
+            ),
+        )
+
+        assert responses[0].status_code == 204
+        assert {r.status_code for r in responses[1:]} <= {200, 201, 204, 404}
+        assert not Thread.objects.exists()
+        assert not Message.objects.exists()

@@ -65,3 +65,30 @@ def test_load_demo_loads_an_empty_database_once(db):
     assert User.objects.count() == 6
     assert User.objects.get(username="alice").email == "changed@example.com"
     assert User.objects.get(username="alice").password == first_password
+
+
+def test_the_demo_fixtures_message_counts_are_exact(db):
+    call_command("loaddata", str(FIXTURE), verbosity=0)
+
+    for thread in Thread.objects.all():
+        assert thread.message_count == thread.messages.count()
+
+
+def test_dumpdata_of_the_whole_app_loads_back(db, alice, bob, tmp_path):
+    from threads import services
+
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    services.message_create(thread=thread, sender=bob, text="round trip")
+    dumped = StringIO()
+    call_command("dumpdata", "auth.user", "threads", stdout=dumped)
+    records = json.loads(dumped.getvalue())
+    Thread.objects.all().delete()
+    User.objects.all().delete()
+    fixture = tmp_path / "dump.json"
+    fixture.write_text(dumped.getvalue())
+    call_command("loaddata", str(fixture), verbosity=0)
+
+    # The participants view is derived, never dumped.
+    assert {r["model"] for r in records} == {"auth.user", "threads.thread", "threads.message"}
+    assert set(Thread.objects.get().participants.values_list("username", flat=True)) == {"alice", "bob"}
+    assert Message.objects.get().text == "round trip"

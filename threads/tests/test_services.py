@@ -1,5 +1,6 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.test import override_settings
 
 from threads import services
@@ -164,3 +165,40 @@ def test_messages_delete_updates_each_threads_count(thread, alice, bob, carol):
     other.refresh_from_db()
     assert (thread.message_count, other.message_count) == (1, 2)
     assert (thread.messages.count(), other.messages.count()) == (1, 2)
+
+
+def test_sending_to_a_thread_deleted_meanwhile_is_not_found(thread, alice):
+    Thread.objects.filter(pk=thread.pk).delete()
+
+    with pytest.raises(Http404):
+        services.message_create(thread=thread, sender=alice, text="too late")
+
+    assert not Message.objects.exists()
+
+
+def test_editing_a_message_deleted_meanwhile_is_not_found(message_from_alice, alice):
+    Message.objects.filter(pk=message_from_alice.pk).delete()
+
+    with pytest.raises(Http404):
+        services.message_update(message=message_from_alice, editor=alice, text="too late")
+
+
+def test_threads_recount_messages_repairs_counts_written_around_the_services(thread, alice, bob, carol):
+    other, _ = services.thread_get_or_create(user=alice, other=carol)
+    for _ in range(3):
+        services.message_create(thread=thread, sender=alice, text="x")
+    Thread.objects.update(message_count=0)
+    Message.objects.create(thread=other, sender=carol, text="raw insert")
+
+    assert services.threads_recount_messages(threads=Thread.objects.all()) == 2
+    assert services.threads_recount_messages(threads=Thread.objects.all()) == 0
+    assert sorted(Thread.objects.values_list("message_count", flat=True)) == [1, 3]
+
+
+def test_deleting_with_a_short_counter_never_goes_below_zero(message_from_alice, thread, alice):
+    Thread.objects.update(message_count=0)
+
+    services.message_delete(message=message_from_alice, actor=alice)
+
+    thread.refresh_from_db()
+    assert thread.message_count == 0
