@@ -36,22 +36,25 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
     """
     other_ids = sorted({pk for pk in participant_ids} - {user.pk})
     if not other_ids:
-        raise ValidationError(
+        problem = ValidationError(
             "List the id of the other participant: a thread needs two different users and you cannot "
             "start one with yourself.",
             code="no_other_participant",
         )
-    if len(other_ids) > 1:
-        raise ValidationError(
+    elif len(other_ids) > 1:
+        problem = ValidationError(
             f"A thread has exactly two participants: you and one other user. "
             f"Got {len(other_ids)} other users ({', '.join(map(str, other_ids[:10]))}"
             f"{', ...' if len(other_ids) > 10 else ''}).",
             code="too_many_participants",
         )
-    other = User.objects.filter(pk=other_ids[0], is_active=True).first()
-    if other is None:
-        raise ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
-    return other
+    else:
+        other = User.objects.filter(pk=other_ids[0], is_active=True).first()
+        if other is not None:
+            return other
+        problem = ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
+    # Keyed by the request field, so the API answers {"participants": [...]}.
+    raise ValidationError({"participants": problem})
 
 
 def check_message_text(text: str) -> str:
