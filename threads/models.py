@@ -88,9 +88,6 @@ class Thread(models.Model):
     def has_participant(self, user) -> bool:
         return user is not None and user.pk in self.pair_ids
 
-    def other_participant_id(self, user) -> int:
-        """The id of the participant who is not `user` (who must be a participant)."""
-        return self.user_high_id if user.pk == self.user_low_id else self.user_low_id
 
 
 class Participant(models.Model):

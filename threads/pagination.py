@@ -1,7 +1,7 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
-from .selectors import MAX_ID
+from .selectors import parse_id
 
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):
@@ -23,9 +23,10 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         raw = request.query_params.get(name)
         if raw is None:
             return None
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not (minimum <= int(raw) <= MAX_ID):
+        value = parse_id(raw, minimum=minimum)
+        if value is None:
             raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]})
-        return int(raw)
+        return value
 
     def get_limit(self, request):
         limit = self._parse(request, self.limit_query_param, minimum=1)

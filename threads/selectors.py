@@ -21,8 +21,9 @@ from .models import Message, Thread
 MAX_ID = 2**63 - 1
 
 
-def parse_id(raw) -> int | None:
-    """Return `raw` as a positive 64-bit id, or None if it is not one."""
+def parse_id(raw, *, minimum: int = 1) -> int | None:
+    """Return `raw` (an int or a string of ASCII digits) as a whole number from
+    `minimum` to the largest 64-bit id, or None if it is not one."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
@@ -31,14 +32,14 @@ def parse_id(raw) -> int | None:
         value = int(raw)
     else:
         return None
-    return value if 1 <= value <= MAX_ID else None
+    return value if minimum <= value <= MAX_ID else None
 
 
 def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
     """The threads `user` takes part in: the one scope every thread read starts from.
 
-    Decided by the pair columns, which the database constrains, rather than by
-    the `participants` mirror table.
+    Decided by the pair columns, which the database constrains (the
+    `participants` view is derived from them).
     """
     return Thread.objects.filter(Q(user_low=user) | Q(user_high=user)).select_related("user_low", "user_high")
 
@@ -48,7 +49,8 @@ def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
     `last_message_id` and `unread_count` (messages to `user` not yet read).
 
     Call `attach_last_messages` on the page you render to load `last_message`
-    for all of it in one query.
+    for all of it in one query (`thread_get_for_user(annotated=True)` does so
+    for one thread).
     """
     newest_message = Message.objects.filter(thread=OuterRef("pk")).order_by("-created", "-id").values("id")[:1]
     unread_messages = (
@@ -82,7 +84,7 @@ def attach_last_messages(threads: Iterable[Thread]) -> list[Thread]:
 
 def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = False) -> Thread:
     """The user's thread with this id, or Http404; with `annotated`, carrying
-    the annotations of `threads_for_user`.
+    the annotations of `threads_for_user` and its `last_message`, ready to render.
 
     "Not yours" and "does not exist" are the same answer on purpose.
     """
@@ -93,6 +95,8 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     thread = threads.filter(pk=parsed).first()
     if thread is None:
         raise Http404("No thread with this id.")
+    if annotated:
+        attach_last_messages([thread])
     return thread
 
 

@@ -168,11 +168,10 @@ def messages_delete(*, messages: QuerySet[Message]) -> int:
 def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     """Set each thread's `message_count` from its messages (after data was
     loaded around the services); returns how many threads were wrong."""
-    actual = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
-    wrong = threads.annotate(actual=Coalesce(Subquery(actual.values("n")), 0)).exclude(message_count=F("actual"))
-    return Thread.objects.filter(pk__in=wrong.values("pk")).update(
-        message_count=Coalesce(Subquery(actual.values("n")), 0)
-    )
+    per_thread = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
+    actual = Coalesce(Subquery(per_thread.values("n")), 0)
+    wrong = threads.annotate(actual=actual).exclude(message_count=F("actual"))
+    return Thread.objects.filter(pk__in=wrong.values("pk")).update(message_count=actual)
 
 
 @transaction.atomic

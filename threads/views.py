@@ -103,13 +103,9 @@ class ThreadViewSet(
 
     def get_object(self):
         # Only a rendered thread needs last_message and unread_count.
-        rendered = self.action == "retrieve"
-        thread = selectors.thread_get_for_user(
-            user=self.request.user, thread_id=self.kwargs[self.lookup_field], annotated=rendered
+        return selectors.thread_get_for_user(
+            user=self.request.user, thread_id=self.kwargs[self.lookup_field], annotated=self.action == "retrieve"
         )
-        if rendered:
-            selectors.attach_last_messages([thread])
-        return thread
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -123,7 +119,6 @@ class ThreadViewSet(
         )
         thread, created = services.thread_get_or_create(user=request.user, other=other)
         thread = selectors.thread_get_for_user(user=request.user, thread_id=thread.pk, annotated=True)
-        selectors.attach_last_messages([thread])
         return Response(
             ThreadSerializer(thread).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
