@@ -5,9 +5,11 @@ chooses the database."""
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+# The test client speaks plain HTTP; production redirects that to HTTPS.
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 
 from .settings import *  # noqa: F403
-from .settings import BASE_DIR, DATABASES
+from .settings import BASE_DIR, DATABASES, STORAGES
 
 # Fast hashing for the users tests create; PBKDF2 stays available to check
 # the demo fixture's real password hashes.
@@ -15,6 +17,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+
+# No collectstatic before the tests: serve the admin's files by their plain names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not SQLite's default in-memory test database, so that tests with

@@ -133,11 +133,22 @@ class Message(models.Model):
     text = models.TextField()
     created = models.DateTimeField(default=timezone.now, editable=False)
     is_read = models.BooleanField(default=False)
+    # Chosen by the sending client so that a retried send is recognised
+    # instead of stored twice (see services.message_get_or_create).
+    client_id = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The sending client's id for this message, if it gave one."
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
         constraints = [
             models.CheckConstraint(condition=~Q(text=""), name="message_text_not_empty"),
+            # One message per client_id per sender and thread, even when retries race.
+            models.UniqueConstraint(
+                fields=["thread", "sender", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id",
+            ),
         ]
         indexes = [
             # A thread's messages, newest first; also finds its last message.

@@ -94,8 +94,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "thread", "sender", "text", "created", "is_read"]
+        fields = ["id", "thread", "sender", "text", "created", "is_read", "client_id"]
         read_only_fields = fields
+
+
+class StrictUUIDField(StrictStringMixin, serializers.UUIDField):
+    """Accept only a UUID written as a JSON string: DRF's UUIDField turns 42 into a UUID."""
 
 
 class MessageTextSerializer(serializers.Serializer):
@@ -108,6 +112,17 @@ class MessageTextSerializer(serializers.Serializer):
             return check_message_text(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
+
+
+class MessageCreateSerializer(MessageTextSerializer):
+    """The body of sending a message: its text and, optionally, the client's id for it."""
+
+    client_id = StrictUUIDField(
+        required=False,
+        allow_null=True,
+        help_text="A UUID the client makes up for this message. Sending it again returns the "
+        "original message (200) instead of storing a second one.",
+    )
 
 
 class ThreadSerializer(serializers.ModelSerializer):
@@ -140,3 +155,12 @@ class MarkedSerializer(serializers.Serializer):
 
 class UnreadCountSerializer(serializers.Serializer):
     unread_count = serializers.IntegerField()
+
+
+class PingSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(help_text="The id of the user the token belongs to.")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    database = serializers.ChoiceField(choices=["ok", "unreachable"])

@@ -5,6 +5,7 @@
 with `PermissionDenied` (403). Every write is one transaction.
 """
 
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -109,20 +110,48 @@ def thread_delete(*, thread: Thread) -> None:
     threads_delete(threads=Thread.objects.filter(pk=thread.pk))
 
 
-@transaction.atomic
 def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Message:
     """Post a message and move the thread's `updated` to the message's time."""
+    message, _ = message_get_or_create(thread=thread, sender=sender, text=text)
+    return message
+
+
+@transaction.atomic
+def message_get_or_create(
+    *, thread: Thread, sender: AbstractBaseUser, text: str, client_id: uuid.UUID | None = None
+) -> tuple[Message, bool]:
+    """Post a message unless `sender` already posted one with `client_id` in
+    `thread`; return the message and whether it was created now.
+
+    A retried send (same sender, thread and client_id) gets the original
+    message back as it is now, whatever text the retry carries.
+    """
     if not thread.has_participant(sender):
         raise PermissionDenied("Only the participants of a thread can post in it.")
     check_message_text(text)
     # Lock the thread so concurrent sends to it take their timestamps in commit
-    # order; `updated` then always equals the newest message's `created`.
+    # order; `updated` then always equals the newest message's `created`. The
+    # lock also serialises retries of one client_id: the second finds the first.
     if not Thread.objects.select_for_update().filter(pk=thread.pk).exists():
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
-    message = Message.objects.create(thread=thread, sender=sender, text=text, created=timezone.now())
+    if client_id is not None:
+        existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    try:
+        # The savepoint lets an insert refused by message_unique_client_id
+        # fall back to the winner's row (the constraint is the last word).
+        with transaction.atomic():
+            message = Message.objects.create(
+                thread=thread, sender=sender, text=text, created=timezone.now(), client_id=client_id
+            )
+    except IntegrityError:
+        if client_id is None:
+            raise
+        return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
     Thread.objects.filter(pk=thread.pk).update(updated=message.created, message_count=F("message_count") + 1)
     thread.updated = message.created
-    return message
+    return message, True
 
 
 @transaction.atomic

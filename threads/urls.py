@@ -8,7 +8,7 @@ from rest_framework_simplejwt.views import (
 )
 
 from .exceptions import api_not_found
-from .views import MessageViewSet, ThreadViewSet, UserViewSet
+from .views import HealthView, MessageViewSet, PingView, ThreadViewSet, UserViewSet
 
 router = routers.SimpleRouter()
 router.register("users", UserViewSet, basename="user")
@@ -22,6 +22,8 @@ urlpatterns = [
     path("token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
+    path("health/", HealthView.as_view(), name="health"),
+    path("ping/", PingView.as_view(), name="ping"),
     path("", include(router.urls)),
     path("", include(thread_router.urls)),
     # Last: whatever is left under /api/ is a JSON 404, also with DEBUG on.

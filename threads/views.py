@@ -4,21 +4,27 @@ Thread access is checked in one place, `selectors.thread_get_for_user`, which
 every thread and message view calls before touching anything in a thread.
 """
 
+import logging
+
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
 from .permissions import IsMessageRecipient, IsMessageSender, can_list_threads_of
 from .serializers import (
+    HealthSerializer,
     MarkedSerializer,
+    MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
+    PingSerializer,
     ThreadCreateSerializer,
     ThreadSerializer,
     UnreadCountSerializer,
@@ -28,6 +34,7 @@ from .serializers import (
 )
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 # Ids in URLs: 1 to 18 digits, never 0. Anything else is not a route at all and
 # gets the JSON 404; the value is range-checked again before any query.
@@ -180,10 +187,17 @@ class MessageViewSet(
 
     def create(self, request, *args, **kwargs):
         thread = self.get_thread()
-        serializer = MessageTextSerializer(data=request.data)
+        serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_create(thread=thread, sender=request.user, text=serializer.validated_data["text"])
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        message, created = services.message_get_or_create(
+            thread=thread,
+            sender=request.user,
+            text=serializer.validated_data["text"],
+            client_id=serializer.validated_data.get("client_id"),
+        )
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     def partial_update(self, request, *args, **kwargs):
         message = self.get_object()
@@ -199,3 +213,38 @@ class MessageViewSet(
     def mark_as_read(self, request, *args, **kwargs):
         message = services.message_mark_read(message=self.get_object(), reader=request.user)
         return Response(MessageSerializer(message).data)
+
+
+class PingView(APIView):
+    """An authenticated no-op: checks the caller's token and nothing else.
+
+    Clients use it to test a token; the benchmark uses it as its floor, the
+    cost of the stack itself (JWT, DRF, JSON) with no chat work.
+    """
+
+    def get(self, request):
+        return Response(PingSerializer({"user_id": request.user.pk}).data)
+
+
+class HealthView(APIView):
+    """For load balancers and orchestrators: 200 when this process can reach
+    its database, 503 when it cannot. Needs no token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception:
+            # Whatever the failure (refused, timed out, pool exhausted), the
+            # answer is the same: do not send traffic here.
+            logger.exception("Health check: database unreachable")
+            return Response(
+                HealthSerializer({"status": "unavailable", "database": "unreachable"}).data,
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(HealthSerializer({"status": "ok", "database": "ok"}).data)

@@ -17,7 +17,8 @@ def test_sending_a_message_returns_it_and_updates_the_thread(client_for, thread,
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "thread", "sender", "text", "created", "is_read"}
+    assert set(body) == {"id", "thread", "sender", "text", "created", "is_read", "client_id"}
+    assert body["client_id"] is None
     assert body["thread"] == thread.pk
     assert body["sender"] == {"id": alice.pk, "username": "alice"}
     assert (body["text"], body["is_read"]) == ("Hello Bob", False)
