@@ -7,6 +7,10 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
 # The test client speaks plain HTTP; production redirects that to HTTPS.
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# PostgreSQL: room in the pool for the concurrency tests' 200 simultaneous requests
+# to queue, as they would on a server, without timing out.
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "20")
+os.environ.setdefault("DATABASE_POOL_TIMEOUT", "60")
 
 from .settings import *  # noqa: F403
 from .settings import BASE_DIR, DATABASES, STORAGES

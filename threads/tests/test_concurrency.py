@@ -1,10 +1,12 @@
 """Racing requests, with real threads on real database connections."""
 
 import threading
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import Q
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -14,14 +16,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_at_once(count: int, request) -> list:
-    """Call `request(index)` from `count` threads released together; return the responses."""
+    """Call `request(index)` from `count` threads released together; return
+    the results. An exception in any thread fails the test."""
     barrier = threading.Barrier(count)
-    responses = [None] * count
+    results = [None] * count
+    errors = []
 
     def worker(index):
         try:
-            barrier.wait(timeout=30)
-            responses[index] = request(index)
+            barrier.wait(timeout=60)
+            results[index] = request(index)
+        except BaseException as exc:  # re-raised below, in the test's own thread
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -30,7 +36,10 @@ def run_at_once(count: int, request) -> list:
         worker_thread.start()
     for worker_thread in workers:
         worker_thread.join(timeout=120)
-    return responses
+    assert not any(worker_thread.is_alive() for worker_thread in workers), "a request never finished"
+    if errors:
+        raise errors[0]
+    return results
 
 
 def bearer(user: User) -> APIClient:
@@ -39,10 +48,10 @@ def bearer(user: User) -> APIClient:
     return client
 
 
-def test_simultaneous_creates_for_one_pair_make_one_thread():
+def test_twenty_simultaneous_creates_for_one_pair_make_one_thread_and_all_get_its_id():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
-    callers = [alice, bob] * 5
+    callers = [alice, bob] * 10
 
     responses = run_at_once(
         len(callers),
@@ -51,26 +60,90 @@ def test_simultaneous_creates_for_one_pair_make_one_thread():
         ),
     )
 
-    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    assert Thread.objects.count() == 1
     assert {r.json()["id"] for r in responses} == {Thread.objects.get().pk}
 
 
-def test_simultaneous_sends_to_one_thread_are_all_stored_and_updated_follows_the_newest():
+def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_counted_exactly():
+    users = [User.objects.create_user(f"user{i}") for i in range(10)]
+    # Ten threads in a ring, so every user is in two threads and gets messages from two people.
+    threads = [Thread.objects.create(user_low=users[i], user_high=users[(i + 1) % 10]) for i in range(10)]
+    sends = [(threads[i % 10], threads[i % 10].pair[(i // 10) % 2]) for i in range(200)]
+
+    responses = run_at_once(
+        len(sends),
+        lambda i: bearer(sends[i][1]).post(
+            f"/api/threads/{sends[i][0].pk}/messages/", {"text": f"message {i}"}, format="json"
+        ),
+    )
+
+    assert [r.status_code for r in responses] == [201] * 200
+    assert Message.objects.count() == 200
+    for thread in Thread.objects.all():
+        newest = Message.objects.filter(thread=thread).order_by("-created", "-id").first()
+        assert thread.updated == newest.created
+        assert thread.message_count == Message.objects.filter(thread=thread).count() == 20
+    for user in users:
+        sent_to_user = Message.objects.filter(
+            Q(thread__user_low=user) | Q(thread__user_high=user), is_read=False
+        ).exclude(sender=user)
+        expected = sent_to_user.count()
+        assert expected > 0
+        assert bearer(user).get("/api/threads/unread_count/").json() == {"unread_count": expected}
+        per_thread = {t["id"]: t["unread_count"] for t in bearer(user).get("/api/threads/").json()["results"]}
+        assert sum(per_thread.values()) == expected
+
+
+def test_simultaneous_retries_of_one_client_id_store_one_message():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
     thread = Thread.objects.create(user_low=alice, user_high=bob)
-    senders = [alice, bob] * 4
+    body = {"text": "sent over a flaky network", "client_id": str(uuid.uuid4())}
 
     responses = run_at_once(
-        len(senders),
-        lambda i: bearer(senders[i]).post(f"/api/threads/{thread.pk}/messages/", {"text": f"m{i}"}, format="json"),
+        10, lambda i: bearer(alice).post(f"/api/threads/{thread.pk}/messages/", body, format="json")
     )
 
-    assert [r.status_code for r in responses] == [201] * len(senders)
-    assert Message.objects.count() == len(senders)
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Message.objects.count() == 1
     thread.refresh_from_db()
-    assert thread.updated == Message.objects.order_by("-created").first().created
-    assert thread.message_count == len(senders)
+    assert thread.message_count == 1
+
+
+def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked():
+    alice = User.objects.create_user("alice")
+    bob = User.objects.create_user("bob")
+    thread = Thread.objects.create(user_low=alice, user_high=bob)
+    sends = 150
+    marked_counts = []
+    sending_done = threading.Event()
+
+    def bob_sends():
+        client = bearer(bob)
+        for i in range(sends):
+            response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": f"m{i}"}, format="json")
+            assert response.status_code == 201
+        sending_done.set()
+
+    def alice_marks():
+        client = bearer(alice)
+        while not sending_done.is_set():
+            response = client.post(f"/api/threads/{thread.pk}/mark_as_read/")
+            assert response.status_code == 200
+            marked_counts.append(response.json()["marked"])
+
+    run_at_once(2, lambda i: (bob_sends, alice_marks)[i]())
+
+    # Every message marked read so far was counted by exactly one call, and no
+    # call counted a message it did not change (one that arrived after it).
+    assert len(marked_counts) > 1
+    read_so_far = Message.objects.filter(is_read=True).count()
+    assert sum(marked_counts) == read_so_far
+    final = bearer(alice).post(f"/api/threads/{thread.pk}/mark_as_read/").json()["marked"]
+    assert sum(marked_counts) + final == sends
+    assert not Message.objects.filter(is_read=False).exists()
 
 
 def test_simultaneous_registrations_of_one_name_make_one_user():
