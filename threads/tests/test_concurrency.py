@@ -50,19 +50,23 @@ def bearer(user: User) -> APIClient:
 
 def test_twenty_simultaneous_creates_for_one_pair_make_one_thread_and_all_get_its_id():
     alice = User.objects.create_user("alice")
-    bob = User.objects.create_user("bob")
-    callers = [alice, bob] * 10
+    # Five rounds, each racing for a new pair: one round rarely hits the
+    # narrow window between two inserts; five do, when the safeguard is missing.
+    for round_number in range(5):
+        other = User.objects.create_user(f"other{round_number}")
+        callers = [alice, other] * 10
 
-    responses = run_at_once(
-        len(callers),
-        lambda i: bearer(callers[i]).post(
-            "/api/threads/", {"participants": [bob.pk if callers[i] == alice else alice.pk]}, format="json"
-        ),
-    )
+        responses = run_at_once(
+            len(callers),
+            lambda i, other=other, callers=callers: bearer(callers[i]).post(
+                "/api/threads/", {"participants": [other.pk if callers[i] == alice else alice.pk]}, format="json"
+            ),
+        )
 
-    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
-    assert Thread.objects.count() == 1
-    assert {r.json()["id"] for r in responses} == {Thread.objects.get().pk}
+        assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+        pair_threads = Thread.objects.filter(user_high=other)
+        assert pair_threads.count() == 1
+        assert {r.json()["id"] for r in responses} == {pair_threads.get().pk}
 
 
 def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_counted_exactly():
@@ -99,17 +103,18 @@ def test_simultaneous_retries_of_one_client_id_store_one_message():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
     thread = Thread.objects.create(user_low=alice, user_high=bob)
-    body = {"text": "sent over a flaky network", "client_id": str(uuid.uuid4())}
+    for round_number in range(5):  # five rounds: see the creates test
+        body = {"text": f"sent over a flaky network {round_number}", "client_id": str(uuid.uuid4())}
 
-    responses = run_at_once(
-        10, lambda i: bearer(alice).post(f"/api/threads/{thread.pk}/messages/", body, format="json")
-    )
+        responses = run_at_once(
+            10, lambda i, body=body: bearer(alice).post(f"/api/threads/{thread.pk}/messages/", body, format="json")
+        )
 
-    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
-    assert len({r.json()["id"] for r in responses}) == 1
-    assert Message.objects.count() == 1
+        assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+        assert len({r.json()["id"] for r in responses}) == 1
+        assert Message.objects.filter(client_id=body["client_id"]).count() == 1
     thread.refresh_from_db()
-    assert thread.message_count == 1
+    assert thread.message_count == Message.objects.count() == 5
 
 
 def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked():
