@@ -1,12 +1,14 @@
 # The two commands of the README:
 #   make run   set everything up (virtualenv, packages, .env, database, demo data) and serve on :8000
-#   make test  lint and run the whole test suite
+#   make test  lint, then run the whole test suite on SQLite and again on PostgreSQL
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST_PORT ?= 127.0.0.1:8000
+# The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run setup test lint fixture clean
+.PHONY: run setup test test-sqlite test-postgres lint fixture clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +30,17 @@ run: setup
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-test: $(BIN)/.installed lint
-	$(BIN)/pytest
+test: lint test-sqlite test-postgres
+
+# DATABASE_URL is set empty so that a .env pointing elsewhere cannot change the run.
+test-sqlite: $(BIN)/.installed
+	@echo "=== Test suite on SQLite ==="
+	DATABASE_URL= $(BIN)/pytest
+
+test-postgres: $(BIN)/.installed
+	@echo "=== Test suite on PostgreSQL ==="
+	scripts/ensure-service.sh postgres
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 # Remake fixtures/demo.json from seed_demo on a throwaway SQLite database.
 fixture: $(BIN)/.installed

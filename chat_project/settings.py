@@ -161,7 +161,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 # `manage.py collectstatic` gathers the admin's files here; WhiteNoise serves
 # them from the app server, compressed and with hashed names cached forever.
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
