@@ -153,6 +153,8 @@ class Message(models.Model):
         indexes = [
             # A thread's messages, newest first; also finds its last message.
             models.Index(fields=["thread", "-created", "-id"], name="message_thread_created_idx"),
+            # A thread's messages by id: the ?after= / ?before= cursors.
+            models.Index(fields=["thread", "id"], name="message_thread_id_idx"),
             # Unread messages only: small even when the table holds millions,
             # and it answers every unread count (per thread and per user).
             models.Index(

@@ -1,5 +1,6 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from .selectors import parse_id
 
@@ -46,3 +47,52 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         # a counter were ever short.
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
         return list(queryset.filter(pk__in=page_ids))
+
+
+class MessagePagination(StrictLimitOffsetPagination):
+    """A thread's messages: limit/offset as everywhere, or an id cursor.
+
+    - `?after=<message id>`: the messages newer than that one, oldest first:
+      how a client that was offline fills the gap (no message missed, none
+      twice, because a thread's ids grow in the order its messages commit:
+      sends to one thread hold its row lock).
+    - `?before=<message id>`: the messages older than that one, newest first:
+      scrolling back through history.
+
+    Either way, `next` continues from the last message of the page (null when
+    the page is not full), `previous` is null, and `count` is the thread's
+    total. Both walk the index (thread, id), so a page deep in a long history
+    costs what the first page costs, unlike a large `offset`.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None):
+        after = self._parse(request, "after", minimum=0)
+        before = self._parse(request, "before", minimum=1)
+        self.cursor = None
+        if after is None and before is None:
+            return super().paginate_queryset(queryset, request, view)
+        if after is not None and before is not None:
+            raise ValidationError({"after": ["Use either after or before, not both."]})
+        if self.offset_query_param in request.query_params:
+            raise ValidationError({"offset": ["offset cannot be combined with after or before."]})
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = 0
+        self.count = view.get_paginated_count()
+        if after is not None:
+            self.cursor, page_query = "after", queryset.filter(pk__gt=after).order_by("pk")
+        else:
+            self.cursor, page_query = "before", queryset.filter(pk__lt=before).order_by("-pk")
+        self.page = list(page_query[: self.limit])
+        return self.page
+
+    def get_next_link(self):
+        if self.cursor is None:
+            return super().get_next_link()
+        if len(self.page) < self.limit:
+            return None
+        url = remove_query_param(self.request.build_absolute_uri(), self.offset_query_param)
+        return replace_query_param(url, self.cursor, self.page[-1].pk)
+
+    def get_previous_link(self):
+        return super().get_previous_link() if self.cursor is None else None

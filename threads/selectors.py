@@ -108,8 +108,17 @@ def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
 
 def unread_count_for_user(*, user: AbstractBaseUser) -> int:
     """Messages addressed to `user`, in all their threads, not yet read."""
+    return unread_count_for_user_id(user_id=user.pk)
+
+
+def unread_count_for_user_id(*, user_id: int) -> int:
     return (
-        Message.objects.filter(Q(thread__user_low=user) | Q(thread__user_high=user), is_read=False)
-        .exclude(sender_id=user.pk)
+        Message.objects.filter(Q(thread__user_low_id=user_id) | Q(thread__user_high_id=user_id), is_read=False)
+        .exclude(sender_id=user_id)
         .count()
     )
+
+
+def thread_unread_count_for_user_id(*, user_id: int, thread_id: int) -> int:
+    """Messages addressed to `user_id` in one of their threads, not yet read."""
+    return Message.objects.filter(thread_id=thread_id, is_read=False).exclude(sender_id=user_id).count()

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
 
+from . import events
 from .models import Message, Thread
 from .permissions import can_edit_message, can_mark_message_read
 
@@ -86,9 +87,11 @@ def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> 
         return existing, False
     try:
         with transaction.atomic():
-            return Thread.objects.create(user_low=low, user_high=high), True
+            thread = Thread.objects.create(user_low=low, user_high=high)
     except IntegrityError:
         return Thread.objects.get(user_low=low, user_high=high), False
+    events.thread_created(thread)
+    return thread, True
 
 
 @transaction.atomic
@@ -100,8 +103,9 @@ def threads_delete(*, threads: QuerySet[Thread]) -> int:
     before it (and is deleted with the thread) or finds the thread gone, and
     the two never wait on each other in opposite orders.
     """
-    thread_ids = list(threads.select_for_update().order_by("pk").values_list("pk", flat=True))
-    deleted = Thread.objects.filter(pk__in=thread_ids).delete()[1]
+    locked = list(threads.select_for_update().order_by("pk").values_list("pk", "user_low_id", "user_high_id"))
+    deleted = Thread.objects.filter(pk__in=[pk for pk, _, _ in locked]).delete()[1]
+    events.threads_deleted(locked)
     return deleted.get(Thread._meta.label, 0)
 
 
@@ -151,6 +155,7 @@ def message_get_or_create(
         return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
     Thread.objects.filter(pk=thread.pk).update(updated=message.created, message_count=F("message_count") + 1)
     thread.updated = message.created
+    events.message_created(message)
     return message, True
 
 
@@ -163,6 +168,7 @@ def message_update(*, message: Message, editor: AbstractBaseUser, text: str) -> 
     if not Message.objects.filter(pk=message.pk).update(text=text):
         raise Http404("No message with this id.")  # deleted since the caller fetched it
     message.text = text
+    events.message_updated(message)
     return message
 
 
@@ -182,13 +188,15 @@ def messages_delete(*, messages: QuerySet[Message]) -> int:
     thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
     # Lock the threads in id order, as message_create locks one, so that
     # counts and concurrent sends stay consistent and locks never deadlock.
-    list(Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
+    locked = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").only("user_low", "user_high")
     deleted_total = 0
-    for thread_id in thread_ids:
-        deleted = messages.filter(thread_id=thread_id).delete()[1].get(Message._meta.label, 0)
+    for thread in locked:
+        message_ids = list(messages.filter(thread_id=thread.pk).values_list("pk", flat=True))
+        deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
         # Never below zero, even if data loaded around the services left the
         # counter short (`manage.py recount_messages` puts it right).
-        Thread.objects.filter(pk=thread_id).update(message_count=Greatest(F("message_count") - deleted, 0))
+        Thread.objects.filter(pk=thread.pk).update(message_count=Greatest(F("message_count") - deleted, 0))
+        events.messages_deleted(thread=thread, message_ids=message_ids)
         deleted_total += deleted
     return deleted_total
 
@@ -208,9 +216,9 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
     """Mark one message read; only its recipient may. Marking twice is harmless."""
     if not can_mark_message_read(user=reader, message=message):
         raise PermissionDenied("Only the recipient of a message may mark it as read.")
-    if not message.is_read:
-        Message.objects.filter(pk=message.pk).update(is_read=True)
-        message.is_read = True
+    if Message.objects.filter(pk=message.pk, is_read=False).update(is_read=True):
+        events.messages_read(thread=message.thread, reader_id=reader.pk, message_ids=[message.pk])
+    message.is_read = True
     return message
 
 
@@ -223,14 +231,40 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     """
     if not thread.has_participant(user):
         raise PermissionDenied("Only the participants of a thread can mark it read.")
-    return (
-        Message.objects.filter(thread=thread, is_read=False)
-        .exclude(sender_id=user.pk)
-        .update(is_read=True)
-    )
+    # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
+    # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
+    # and PostgreSQL both have it).
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND NOT is_read AND sender_id <> %s RETURNING id",
+            [True, thread.pk, user.pk],
+        )
+        marked_ids = sorted(row[0] for row in cursor.fetchall())
+    if marked_ids:
+        events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)
+    return len(marked_ids)
 
 
 @transaction.atomic
 def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
     """Staff bulk action: set the read state of `messages`; returns how many changed."""
-    return messages.exclude(is_read=is_read).update(is_read=is_read)
+    changing = list(
+        messages.exclude(is_read=is_read)
+        .order_by("thread_id", "pk")
+        .values_list("pk", "thread_id", "sender_id", "thread__user_low_id", "thread__user_high_id")
+    )
+    changed = 0
+    for start in range(0, len(changing), 500):  # bounded IN lists, whatever the selection
+        changed += Message.objects.filter(
+            pk__in=[row[0] for row in changing[start : start + 500]], is_read=not is_read
+        ).update(is_read=is_read)
+    by_thread_and_reader: dict[tuple[int, int, int, int], list[int]] = {}
+    for pk, thread_id, sender_id, low, high in changing:
+        reader_id = high if sender_id == low else low
+        by_thread_and_reader.setdefault((thread_id, low, high, reader_id), []).append(pk)
+    notify = events.messages_read if is_read else events.messages_marked_unread
+    for (thread_id, low, high, reader_id), message_ids in by_thread_and_reader.items():
+        thread = Thread(pk=thread_id, user_low_id=low, user_high_id=high)
+        notify(thread=thread, reader_id=reader_id, message_ids=message_ids)
+    return changed

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
+from .pagination import MessagePagination
 from .permissions import IsMessageRecipient, IsMessageSender, can_list_threads_of
 from .serializers import (
     HealthSerializer,
@@ -156,6 +157,7 @@ class MessageViewSet(
     """A thread's messages, at /api/threads/<thread_pk>/messages/."""
 
     serializer_class = MessageSerializer
+    pagination_class = MessagePagination
     lookup_value_regex = ID_PATTERN
     # PATCH edits the text; there is nothing else a PUT could replace.
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

@@ -1,0 +1,159 @@
+"""The WebSocket at /ws/: one user's live feed of events (threads/events.py).
+
+Protocol (README, "Real-time events"): the client's first frame must be
+`{"type": "auth", "token": "<JWT access token>"}`. Browsers cannot set headers
+on a WebSocket and query strings end up in access logs, so the token travels
+in a frame. Until it is accepted nothing is delivered; a bad, expired or
+missing (AUTH_TIMEOUT) token closes the socket with code 4401. The socket also
+closes with 4401 when the token expires: the client reconnects with a fresh
+one and catches up with `GET .../messages/?after=<last id>`.
+
+Origins are not checked: the socket carries no cookie or other ambient
+credential, so a page on another site gains nothing without a token.
+"""
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from . import events
+from .selectors import parse_id, threads_visible_to
+
+UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
+NOT_FOUND = 4404
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.user = None
+        self.other_participant: dict[int, int] = {}  # thread id -> the other user's id, for typing
+        self.last_typing: dict[int, float] = {}  # thread id -> monotonic time of the last one sent on
+        self.timers: list[asyncio.Task] = []
+        await self.accept()
+        self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+
+    async def disconnect(self, code):
+        for timer in self.timers:
+            timer.cancel()
+        if self.user is not None:
+            await self.channel_layer.group_discard(events.user_group(self.user.pk), self.channel_name)
+
+    async def close_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.close(code=UNAUTHORIZED)
+
+    # Frames from the client.
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.refuse('Send JSON objects with a "type", as text frames.')
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content["type"]
+        if self.user is None:
+            if kind == "auth":
+                await self.authenticate(content.get("token"))
+            else:
+                await self.close(code=UNAUTHORIZED)
+        elif kind == "typing":
+            await self.typing(content.get("thread"))
+        elif kind == "auth":
+            await self.send_error("Already authenticated.")
+        else:
+            await self.send_error(f"Unknown type {kind[:50]!r}; a client sends only auth and typing.")
+
+    async def refuse(self, detail: str) -> None:
+        """Bad frame: before authentication it ends the connection; after it, an error event."""
+        if self.user is None:
+            await self.close(code=UNAUTHORIZED)
+        else:
+            await self.send_error(detail)
+
+    async def send_error(self, detail: str) -> None:
+        await self.send_json({"type": "error", "detail": detail})
+
+    async def authenticate(self, raw_token) -> None:
+        user = None
+        if isinstance(raw_token, str) and len(raw_token) < 4096:
+            try:
+                token = AccessToken(raw_token)
+            except TokenError:
+                token = None
+            if token is not None:
+                user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
+        if user is None:
+            await self.close(code=UNAUTHORIZED)
+            return
+        self.user = user
+        for timer in self.timers:
+            timer.cancel()
+        self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
+
+    @database_sync_to_async
+    def active_user(self, user_id):
+        user_id = parse_id(user_id)
+        if user_id is None:
+            return None
+        return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+    async def typing(self, raw_thread_id) -> None:
+        """Tell the other participant; silently nothing for a thread the user is
+        not in (as if it did not exist), or sooner than CHAT_TYPING_INTERVAL
+        after the last notice for that thread."""
+        thread_id = parse_id(raw_thread_id) if isinstance(raw_thread_id, int) else None
+        if thread_id is None:
+            await self.send_error('"thread" must be a thread id.')
+            return
+        now = time.monotonic()
+        if now - self.last_typing.get(thread_id, float("-inf")) < settings.CHAT_TYPING_INTERVAL:
+            return
+        self.last_typing[thread_id] = now
+        other = self.other_participant.get(thread_id)
+        if other is None:
+            other = await self.find_other_participant(thread_id)
+            if other is None:
+                return
+            self.other_participant[thread_id] = other
+        await self.channel_layer.group_send(
+            events.user_group(other),
+            {"type": "chat.event", "event": events.typing(thread_id=thread_id, user=self.user)},
+        )
+
+    @database_sync_to_async
+    def find_other_participant(self, thread_id: int) -> int | None:
+        pair = threads_visible_to(user=self.user).filter(pk=thread_id).values_list("user_low_id", "user_high_id")
+        for low, high in pair:
+            return high if low == self.user.pk else low
+        return None
+
+    # Events from the channel layer (threads/events.py).
+
+    async def chat_event(self, message):
+        event = message["event"]
+        if event["type"] == "thread.deleted":
+            self.other_participant.pop(event["thread"], None)
+        await self.send_json(event)
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any other WebSocket path: accept, then close with 4404."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=NOT_FOUND)
