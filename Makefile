@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST_PORT ?= 127.0.0.1:8000
+HOST ?= 127.0.0.1
+PORT ?= 8000
 # The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
@@ -24,8 +25,10 @@ setup: $(BIN)/.installed .env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_demo
 
+# uvicorn serves HTTP and the WebSocket together, reloading when the code changes.
 run: setup
-	$(BIN)/python manage.py runserver $(HOST_PORT)
+	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) \
+		--reload --reload-dir threads --reload-dir chat_project
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -33,13 +36,16 @@ lint: $(BIN)/.installed
 test: lint test-sqlite test-postgres
 
 # DATABASE_URL is set empty so that a .env pointing elsewhere cannot change the run.
+# Redis carries events between the two servers of the end-to-end real-time test.
 test-sqlite: $(BIN)/.installed
 	@echo "=== Test suite on SQLite ==="
+	scripts/ensure-service.sh redis
 	DATABASE_URL= $(BIN)/pytest
 
 test-postgres: $(BIN)/.installed
 	@echo "=== Test suite on PostgreSQL ==="
 	scripts/ensure-service.sh postgres
+	scripts/ensure-service.sh redis
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 # Remake fixtures/demo.json from seed_demo on a throwaway SQLite database.

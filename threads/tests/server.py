@@ -53,20 +53,24 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: dict[str, str]):
-    """Serve chat_project.asgi with uvicorn on a free loopback port; yield its base URL."""
+def uvicorn_server(env: dict[str, str], log_path: Path | None = None):
+    """Serve chat_project.asgi with uvicorn on a free loopback port; yield its
+    base URL. With `log_path`, its output (access log included) goes there."""
     port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
+               "--port", str(port)]
+    log = open(log_path, "w") if log_path else None  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command if log else [*command, "--no-access-log"],
+        cwd=PROJECT_ROOT, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited early:\n{process.stdout.read()}")
+                output = log_path.read_text() if log else process.stdout.read()
+                raise RuntimeError(f"uvicorn exited early:\n{output}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             if time.monotonic() > deadline:
@@ -80,6 +84,8 @@ def uvicorn_server(env: dict[str, str]):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log:
+            log.close()
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
