@@ -122,9 +122,12 @@ class ThreadAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Only a new thread is written: nothing on an existing one is editable,
         # and saving it would write back `updated` and `message_count` as read
-        # when the page loaded, undoing messages sent meanwhile.
+        # when the page loaded, undoing messages sent meanwhile. A new one is
+        # made by the service, so its participants hear of it like any other.
         if not change:
-            super().save_model(request, obj, form, change)
+            thread, _ = services.thread_get_or_create(user=obj.user_low, other=obj.user_high)
+            obj.pk, obj.created, obj.updated = thread.pk, thread.created, thread.updated
+            obj._state.adding = False
 
     def delete_model(self, request, obj):
         services.thread_delete(thread=obj)
@@ -174,6 +177,13 @@ class MessageAdmin(admin.ModelAdmin):
         if "text" in form.base_fields:
             form.base_fields["text"].validators.append(services.check_message_text)
         return form
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, so that the participants hear of the change.
+        if "text" in form.changed_data:
+            services.message_set_text(message=obj, text=obj.text)
+        if "is_read" in form.changed_data:
+            services.messages_set_read(messages=Message.objects.filter(pk=obj.pk), is_read=obj.is_read)
 
     def delete_model(self, request, obj):
         services.messages_delete(messages=Message.objects.filter(pk=obj.pk))

@@ -1,0 +1,97 @@
+"""Events from writes that do not come through the REST API (the admin), seen
+on the channel layer itself: every write path is announced, on commit only."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.urls import reverse
+
+from threads import services
+from threads.events import user_group
+from threads.models import Message, Thread
+from threads.tests.test_admin import empty_inline
+
+
+@pytest.fixture
+def listen():
+    """Subscribe a fresh channel to a user's group; returns a function that drains its events."""
+    layer = get_channel_layer()
+
+    def subscribe(user):
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), channel)
+
+        async def drain():
+            events = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
+                except TimeoutError:
+                    return events
+                events.append(message["event"])
+
+        return lambda: async_to_sync(drain)()
+
+    yield subscribe
+    async_to_sync(layer.flush)()
+
+
+def test_a_thread_added_in_the_admin_is_announced_to_both(
+    admin_client, alice, bob, listen, django_capture_on_commit_callbacks
+):
+    alice_events = listen(alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:threads_thread_add"), {"pair": [alice.pk, bob.pk], **empty_inline()}
+        )
+
+    thread = Thread.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:threads_thread_changelist")
+    assert [(e["type"], e["thread"]["id"]) for e in alice_events()] == [("thread.created", thread.pk)]
+
+
+def test_a_message_edited_in_the_admin_is_announced_with_its_new_text(
+    admin_client, message_from_alice, bob, listen, django_capture_on_commit_callbacks
+):
+    bob_events = listen(bob)
+    url = reverse("admin:threads_message_change", args=[message_from_alice.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"text": "moderated", "is_read": "on"})
+
+    events = bob_events()
+    assert [e["type"] for e in events] == ["message.updated", "message.read", "unread_count"]
+    assert events[0]["message"]["text"] == "moderated"
+    assert events[1]["message_ids"] == [message_from_alice.pk]
+    assert Message.objects.get().text == "moderated"
+
+
+def test_admin_mark_unread_action_is_announced(
+    admin_client, thread, message_from_alice, bob, listen, django_capture_on_commit_callbacks
+):
+    services.thread_mark_read(thread=thread, user=bob)
+    bob_events = listen(bob)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:threads_message_changelist"),
+            {"action": "mark_unread", "_selected_action": [message_from_alice.pk]},
+        )
+
+    assert [e["type"] for e in bob_events()] == ["message.unread", "unread_count"]
+
+
+def test_nothing_is_sent_until_the_transaction_commits(thread, alice, bob, listen, django_capture_on_commit_callbacks):
+    bob_events = listen(bob)
+
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        services.message_create(thread=thread, sender=alice, text="not yet")
+        assert bob_events() == []
+
+    assert len(pending) == 1
+    pending[0]()
+    assert [e["type"] for e in bob_events()] == ["message.created", "unread_count"]
