@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run setup test test-sqlite test-postgres lint fixture clean
+.PHONY: run setup test test-sqlite test-postgres browser lint fixture clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ run: setup
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-test: lint test-sqlite test-postgres
+test: lint browser test-sqlite test-postgres
+
+# Debian's Chromium and chromedriver for the admin's browser test (apt-get, once).
+browser:
+	scripts/install-browser.sh
 
 # DATABASE_URL is set empty so that a .env pointing elsewhere cannot change the run.
 # Redis carries events between the two servers of the end-to-end real-time test.
