@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "threads",
 ]
 
@@ -85,6 +88,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Right after SecurityMiddleware: static files skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so that its answers carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
+    "threads.middleware.ApiSecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -199,7 +205,54 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "threads.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "threads.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "threads.schema.ChatAutoSchema",
+    # Each throttled view names its own classes (threads/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [],
+    # The client address is REMOTE_ADDR, never a client-supplied
+    # X-Forwarded-For; behind a proxy, uvicorn's --proxy-headers sets
+    # REMOTE_ADDR from the proxy's header.
+    "NUM_PROXIES": 0,
 }
+
+# Requests allowed per client address (token, registration) or per user
+# (sending messages), as "<number>/<second|minute|hour|day>". Over the rate,
+# the answer is 429 with Retry-After.
+CHAT_THROTTLE_RATES = {
+    "token": os.environ.get("CHAT_THROTTLE_TOKEN", "20/minute"),
+    "register": os.environ.get("CHAT_THROTTLE_REGISTER", "10/hour"),
+    "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "60/minute"),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chat API",
+    "DESCRIPTION": (
+        "One-to-one chat: two users share a thread, send messages, see what is unread and mark it read. "
+        "Authenticate with `POST /api/token/` and send `Authorization: Bearer <access>`. "
+        "Real-time events: WebSocket at `/ws/` (see the README)."
+    ),
+    "VERSION": "1.0.0",
+    # 3.1: its schemas are plain JSON Schema, which the contract test validates responses with.
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# Browser clients on other origins (comma-separated, e.g.
+# https://app.example.com); none by default. Only the API is shared, and no
+# cookies: clients authenticate with bearer tokens.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+
+# Biggest request body Django reads (form or JSON); larger is a 413. A message
+# is at most CHAT_MESSAGE_MAX_LENGTH characters: 256 KB leaves ample room.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 15)),
@@ -218,6 +271,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
+    # Throttle counts shared by every server process.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -22,6 +22,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
+# The suite makes many requests from one address and user; the throttling
+# tests set their own rates (threads/tests/test_throttling.py).
+CHAT_THROTTLE_RATES = {"token": "100000/minute", "register": "100000/minute", "message_send": "100000/minute"}
+
 # No collectstatic before the tests: serve the admin's files by their plain names.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True

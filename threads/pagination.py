@@ -2,7 +2,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from .selectors import parse_id
+from .selectors import MAX_ID, parse_id
 
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):
@@ -36,6 +36,27 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     def get_offset(self, request):
         offset = self._parse(request, self.offset_query_param, minimum=0)
         return 0 if offset is None else offset
+
+    def get_paginated_response_schema(self, schema):
+        # DRF writes OpenAPI 3.0's `nullable`; the schema is 3.1 (JSON Schema).
+        link = {"type": ["string", "null"], "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["count", "next", "previous", "results"],
+            "properties": {
+                "count": {"type": "integer", "minimum": 0},
+                "next": {**link, "description": "The next page, or null."},
+                "previous": {**link, "description": "The previous page, or null."},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        bounds = {"limit": {"minimum": 1}, "offset": {"minimum": 0, "maximum": MAX_ID}}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -96,3 +117,11 @@ class MessagePagination(StrictLimitOffsetPagination):
 
     def get_previous_link(self):
         return super().get_previous_link() if self.cursor is None else None
+
+    def get_schema_operation_parameters(self, view):
+        cursor = {"required": False, "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
+        return [
+            *super().get_schema_operation_parameters(view),
+            {**cursor, "name": "after", "description": "Only messages with a larger id, oldest first (catch-up)."},
+            {**cursor, "name": "before", "description": "Only messages with a smaller id, newest first (history)."},
+        ]

@@ -1,14 +1,19 @@
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_nested import routers
-from rest_framework_simplejwt.views import (
+
+from .exceptions import api_not_found
+from .views import (
+    HealthView,
+    MessageViewSet,
+    PingView,
+    ThreadViewSet,
     TokenBlacklistView,
     TokenObtainPairView,
     TokenRefreshView,
     TokenVerifyView,
+    UserViewSet,
 )
-
-from .exceptions import api_not_found
-from .views import HealthView, MessageViewSet, PingView, ThreadViewSet, UserViewSet
 
 router = routers.SimpleRouter()
 router.register("users", UserViewSet, basename="user")
@@ -22,6 +27,8 @@ urlpatterns = [
     path("token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthView.as_view(), name="health"),
     path("ping/", PingView.as_view(), name="ping"),
     path("", include(router.urls)),

@@ -8,12 +8,15 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
@@ -33,6 +36,7 @@ from .serializers import (
     UserSerializer,
     UserSummarySerializer,
 )
+from .throttling import MessageSendThrottle, RegistrationThrottle, TokenThrottle
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -42,6 +46,16 @@ logger = logging.getLogger(__name__)
 ID_PATTERN = r"[1-9][0-9]{0,17}"
 
 
+@extend_schema_view(
+    create=extend_schema(
+        summary="Register",
+        request=UserRegistrationSerializer,
+        responses={201: UserSerializer},
+        auth=[],
+    ),
+    list=extend_schema(summary="Find people to talk to (active users, by username)"),
+    retrieve=extend_schema(summary="One user"),
+)
 class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Register (`POST`, no token needed), find people to talk to, and `me`."""
 
@@ -56,6 +70,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         if self.action == "create":
             return [AllowAny()]
         return [IsAuthenticated()]
+
+    def get_throttles(self):
+        return [RegistrationThrottle()] if self.action == "create" else []
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -78,16 +95,31 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         self.perform_create(serializer)
         return Response(UserSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(summary="The caller's own account", responses=UserSerializer)
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's threads, latest activity first",
+        parameters=[
+            OpenApiParameter(
+                "user", int, description="Staff only: list this user's threads (with their unread counts) instead."
+            )
+        ],
+    ),
+    retrieve=extend_schema(summary="One of the caller's threads"),
+    destroy=extend_schema(summary="Delete a thread and all its messages (either participant)"),
+)
 class ThreadViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = ThreadSerializer
     lookup_value_regex = ID_PATTERN
+    # ?user= names another user: staff only (documented in the schema).
+    forbidding_actions = {"list"}
 
     def get_queryset(self):
         return selectors.threads_for_user(user=self.list_owner())
@@ -119,6 +151,14 @@ class ThreadViewSet(
         page = super().paginate_queryset(queryset)
         return selectors.attach_last_messages(page) if page is not None else None
 
+    @extend_schema(
+        summary="Start a thread with another user, or get the one you already have",
+        request=ThreadCreateSerializer,
+        responses={
+            201: OpenApiResponse(ThreadSerializer, description="Created."),
+            200: OpenApiResponse(ThreadSerializer, description="The pair's thread already existed."),
+        },
+    )
     def create(self, request, *args, **kwargs):
         serializer = ThreadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -134,18 +174,31 @@ class ThreadViewSet(
     def perform_destroy(self, instance):
         services.thread_delete(thread=instance)
 
+    @extend_schema(
+        summary="Mark everything the other participant sent here as read", request=None, responses=MarkedSerializer
+    )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
         thread = selectors.thread_get_for_user(user=request.user, thread_id=pk)
         marked = services.thread_mark_read(thread=thread, user=request.user)
         return Response(MarkedSerializer({"marked": marked}).data)
 
+    @extend_schema(summary="Messages to the caller not yet read, in all threads", responses=UnreadCountSerializer)
     @action(detail=False, methods=["get"])
     def unread_count(self, request):
         count = selectors.unread_count_for_user(user=request.user)
         return Response(UnreadCountSerializer({"unread_count": count}).data)
 
 
+@extend_schema_view(
+    list=extend_schema(summary="A thread's messages: newest first, or by id cursor (after/before)"),
+    retrieve=extend_schema(summary="One message"),
+    partial_update=extend_schema(
+        summary="Edit a message's text (its sender only)", request=MessageTextSerializer, responses=MessageSerializer
+    ),
+    destroy=extend_schema(summary="Delete a message (its sender only)"),
+)
+@extend_schema(parameters=[OpenApiParameter("thread_pk", int, OpenApiParameter.PATH, description="The thread's id.")])
 class MessageViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -180,6 +233,12 @@ class MessageViewSet(
         message.thread = self.get_thread()  # already loaded; saves a query in the permission checks
         return message
 
+    # Actions with a rule that can answer 403 (documented in the schema).
+    forbidding_actions = {"partial_update", "destroy", "mark_as_read"}
+
+    def get_throttles(self):
+        return [MessageSendThrottle()] if self.action == "create" else []
+
     def get_permissions(self):
         if self.action in {"partial_update", "destroy"}:
             return [IsAuthenticated(), IsMessageSender()]
@@ -187,6 +246,16 @@ class MessageViewSet(
             return [IsAuthenticated(), IsMessageRecipient()]
         return [IsAuthenticated()]
 
+    @extend_schema(
+        summary="Send a message",
+        request=MessageCreateSerializer,
+        responses={
+            201: OpenApiResponse(MessageSerializer, description="Sent."),
+            200: OpenApiResponse(
+                MessageSerializer, description="A retry: this client_id was sent before; the original message."
+            ),
+        },
+    )
     def create(self, request, *args, **kwargs):
         thread = self.get_thread()
         serializer = MessageCreateSerializer(data=request.data)
@@ -211,10 +280,34 @@ class MessageViewSet(
     def perform_destroy(self, instance):
         services.message_delete(message=instance, actor=self.request.user)
 
+    @extend_schema(summary="Mark one message read (its recipient only)", request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, *args, **kwargs):
         message = services.message_mark_read(message=self.get_object(), reader=request.user)
         return Response(MessageSerializer(message).data)
+
+
+# SimpleJWT's token views, throttled per client address; the two that answer
+# an empty object say so in the schema.
+EMPTY_OBJECT = OpenApiResponse(OpenApiTypes.OBJECT, description="Done: an empty object.")
+
+
+class TokenObtainPairView(jwt_views.TokenObtainPairView):
+    throttle_classes = [TokenThrottle]
+
+
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    throttle_classes = [TokenThrottle]
+
+
+@extend_schema(responses={200: EMPTY_OBJECT})
+class TokenVerifyView(jwt_views.TokenVerifyView):
+    throttle_classes = [TokenThrottle]
+
+
+@extend_schema(responses={200: EMPTY_OBJECT})
+class TokenBlacklistView(jwt_views.TokenBlacklistView):
+    throttle_classes = [TokenThrottle]
 
 
 class PingView(APIView):
@@ -224,6 +317,7 @@ class PingView(APIView):
     cost of the stack itself (JWT, DRF, JSON) with no chat work.
     """
 
+    @extend_schema(summary="Check a token: an authenticated no-op", responses=PingSerializer)
     def get(self, request):
         return Response(PingSerializer({"user_id": request.user.pk}).data)
 
@@ -236,6 +330,14 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = []
 
+    @extend_schema(
+        summary="Health check for load balancers (no token)",
+        responses={
+            200: OpenApiResponse(HealthSerializer, description="The database is reachable."),
+            503: OpenApiResponse(HealthSerializer, description="The database is not reachable."),
+        },
+        auth=[],
+    )
     def get(self, request):
         try:
             with connection.cursor() as cursor:

@@ -1,9 +1,17 @@
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from threads import services
+from threads.tests.contract import ContractAPIClient
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Throttles count in the cache; no test inherits another's requests."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -37,7 +45,7 @@ def staff(make_user):
 
 @pytest.fixture
 def anonymous(db):
-    return APIClient()
+    return ContractAPIClient()
 
 
 @pytest.fixture
@@ -45,7 +53,7 @@ def client_for():
     """An API client that sends a real JWT access token for `user`."""
 
     def make(user: User | None) -> APIClient:
-        client = APIClient()
+        client = ContractAPIClient()
         if user is not None:
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
         return client

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from threads.models import Message, Thread
+from threads.tests.contract import ContractAPIClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +44,7 @@ def run_at_once(count: int, request) -> list:
 
 
 def bearer(user: User) -> APIClient:
-    client = APIClient()
+    client = ContractAPIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
     return client
 
@@ -154,7 +155,7 @@ def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked()
 def test_simultaneous_registrations_of_one_name_make_one_user():
     responses = run_at_once(
         6,
-        lambda i: APIClient().post(
+        lambda i: ContractAPIClient().post(
             "/api/users/", {"username": "samename", "password": "a long enough secret 42"}, format="json"
         ),
     )

@@ -1,0 +1,59 @@
+"""The OpenAPI schema (drf-spectacular): every operation also documents the
+errors it can answer, in the shapes `threads.exceptions` gives them."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework_simplejwt.views import TokenViewBase
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+
+
+BAD_REQUEST = OpenApiResponse(
+    response={
+        "type": "object",
+        "description": 'Field name (or "detail", "non_field_errors") to what was wrong with it.',
+        "additionalProperties": {},
+    },
+    description="Invalid input: malformed JSON, a wrong type or value, or a malformed query parameter.",
+)
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No valid access token (or, for /token/, bad credentials).")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Authenticated, but a rule forbids this to you.")
+NOT_FOUND = OpenApiResponse(
+    ErrorSerializer, description="No such thing, or not yours: a thread you are not in answers like a missing one."
+)
+TOO_LARGE = OpenApiResponse(ErrorSerializer, description="The request body is larger than the server accepts.")
+UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(ErrorSerializer, description="The body must be application/json.")
+TOO_MANY_REQUESTS = OpenApiResponse(
+    ErrorSerializer, description="Over the rate limit; the Retry-After header says how many seconds to wait."
+)
+
+
+class ChatAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, response in self.error_responses().items():
+            responses.setdefault(code, self._get_response_for_code(response, code, direction=direction))
+        return responses
+
+    def error_responses(self) -> dict[str, OpenApiResponse]:
+        view, method = self.view, self.method
+        has_body = method in {"POST", "PUT", "PATCH"}
+        errors = {}
+        if has_body or self._get_filter_parameters() or self._get_pagination_parameters():
+            errors["400"] = BAD_REQUEST
+        # JWT authentication answers 401 to a bad token even where none is required.
+        if view.authentication_classes or isinstance(view, TokenViewBase):
+            errors["401"] = UNAUTHORIZED
+        if getattr(view, "action", None) in getattr(view, "forbidding_actions", ()):
+            errors["403"] = FORBIDDEN
+        if "{" in self.path:
+            errors["404"] = NOT_FOUND
+        if has_body:
+            errors["413"] = TOO_LARGE
+            errors["415"] = UNSUPPORTED_MEDIA_TYPE
+        if view.get_throttles():
+            errors["429"] = TOO_MANY_REQUESTS
+        return errors

@@ -1,0 +1,89 @@
+"""The OpenAPI schema (GET /api/schema/), the Swagger UI (GET /api/docs/), and
+the contract check that every API test's responses go through."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from threads.tests.contract import check_response, openapi
+
+OPERATIONS = {
+    ("/api/health/", "get"), ("/api/ping/", "get"),
+    ("/api/token/", "post"), ("/api/token/refresh/", "post"), ("/api/token/verify/", "post"),
+    ("/api/token/blacklist/", "post"),
+    ("/api/users/", "get"), ("/api/users/", "post"), ("/api/users/{id}/", "get"), ("/api/users/me/", "get"),
+    ("/api/threads/", "get"), ("/api/threads/", "post"), ("/api/threads/{id}/", "get"),
+    ("/api/threads/{id}/", "delete"), ("/api/threads/{id}/mark_as_read/", "post"),
+    ("/api/threads/unread_count/", "get"),
+    ("/api/threads/{thread_pk}/messages/", "get"), ("/api/threads/{thread_pk}/messages/", "post"),
+    ("/api/threads/{thread_pk}/messages/{id}/", "get"), ("/api/threads/{thread_pk}/messages/{id}/", "patch"),
+    ("/api/threads/{thread_pk}/messages/{id}/", "delete"),
+    ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post"),
+}
+
+
+def test_the_schema_is_served_without_a_token_and_lists_every_operation(anonymous):
+    response = anonymous.get("/api/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"] == "3.1.0"
+    served = {(path, method) for path, methods in schema["paths"].items() for method in methods}
+    assert served == OPERATIONS
+    assert schema["components"]["securitySchemes"]["jwtAuth"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    }
+
+
+def test_the_schema_validates_with_no_warnings(tmp_path):
+    # What CI also runs: manage.py spectacular --validate --fail-on-warn
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+
+    assert "openapi: 3.1.0" in (tmp_path / "schema.yml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "codes"),
+    [
+        ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "413", "415", "429"}),
+        ("/api/threads/{thread_pk}/messages/{id}/", "patch", {"200", "400", "401", "403", "404", "413", "415"}),
+        ("/api/threads/", "get", {"200", "400", "401", "403"}),
+        ("/api/threads/{id}/", "get", {"200", "401", "404"}),
+        ("/api/token/", "post", {"200", "400", "401", "413", "415", "429"}),
+        ("/api/users/", "post", {"201", "400", "401", "413", "415", "429"}),
+        ("/api/health/", "get", {"200", "503"}),
+    ],
+)
+def test_each_operation_documents_its_error_statuses(path, method, codes):
+    assert set(openapi()["paths"][path][method]["responses"]) == codes
+
+
+def test_the_docs_page_is_swagger_ui_from_local_files_with_the_authorize_button(anonymous):
+    response = anonymous.get("/api/docs/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
+    assert "/api/schema/" in page
+    assert '"persistAuthorization": true' in page
+    static = anonymous.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert static.status_code == 200
+
+
+def test_the_contract_check_fails_on_an_undocumented_status(client_for, alice):
+    response = client_for(alice).get("/api/threads/")
+    response.status_code = 418
+
+    with pytest.raises(AssertionError, match="does not document"):
+        check_response(response)
+
+
+def test_the_contract_check_fails_on_a_body_that_does_not_match(client_for, alice, thread):
+    response = client_for(alice).get(f"/api/threads/{thread.pk}/")
+    response.content = json.dumps({"id": "one", "participants": []}).encode()
+    del response._json  # the test client caches the parsed body
+
+    with pytest.raises(AssertionError, match="does not match the schema"):
+        check_response(response)

@@ -1,0 +1,95 @@
+"""Rate limits: per client address for tokens and registration, per user for
+sending messages. Over the rate: 429 with Retry-After; under it, untouched."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from chat_project import settings as production_settings
+from threads.models import Message
+from threads.tests.contract import ContractAPIClient
+
+
+@pytest.fixture
+def rates(settings):
+    settings.CHAT_THROTTLE_RATES = {"token": "3/minute", "register": "2/hour", "message_send": "5/minute"}
+    return settings.CHAT_THROTTLE_RATES
+
+
+def token_request(client, **extra):
+    return client.post("/api/token/", {"username": "alice", "password": "wrong guess"}, format="json", **extra)
+
+
+def test_token_requests_over_the_rate_get_429_with_retry_after(rates, alice):
+    client = ContractAPIClient()
+
+    statuses = [token_request(client).status_code for _ in range(3)]
+    refused = token_request(client)
+
+    assert statuses == [401, 401, 401]
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert "throttled" in refused.json()["detail"].lower()
+
+
+def test_the_token_limit_is_per_client_address_and_ignores_x_forwarded_for(rates, alice):
+    here, elsewhere = ContractAPIClient(), ContractAPIClient(REMOTE_ADDR="203.0.113.9")
+    for _ in range(3):
+        token_request(here)
+
+    # A forged X-Forwarded-For does not make a new client.
+    assert token_request(here, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
+    assert token_request(elsewhere).status_code == 401
+
+
+def test_all_token_endpoints_share_the_limit(rates, alice):
+    client = ContractAPIClient()
+    client.post("/api/token/verify/", {"token": "x"}, format="json")
+    client.post("/api/token/refresh/", {"refresh": "x"}, format="json")
+    token_request(client)
+
+    assert client.post("/api/token/verify/", {"token": "x"}, format="json").status_code == 429
+
+
+def test_registration_over_the_rate_gets_429_and_creates_nobody(rates, db):
+    client = ContractAPIClient()
+    for name in ("first", "second"):
+        body = {"username": name, "password": "a long enough secret 42"}
+        assert client.post("/api/users/", body, format="json").status_code == 201
+
+    refused = client.post("/api/users/", {"username": "third", "password": "a long enough secret 42"}, format="json")
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 60  # the window is an hour
+    assert not User.objects.filter(username="third").exists()
+
+
+def test_sending_over_the_rate_gets_429_and_stores_nothing(rates, client_for, alice, bob, thread):
+    client = client_for(alice)
+    for i in range(5):
+        assert client.post(f"/api/threads/{thread.pk}/messages/", {"text": f"m{i}"}, format="json").status_code == 201
+
+    refused = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "one too many"}, format="json")
+
+    assert refused.status_code == 429
+    assert "Retry-After" in refused
+    assert Message.objects.count() == 5
+    # The limit is alice's: bob sends, and alice still reads, edits and marks.
+    assert client_for(bob).post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json").status_code == 201
+    assert client.get(f"/api/threads/{thread.pk}/messages/").status_code == 200
+    assert client.post(f"/api/threads/{thread.pk}/mark_as_read/").status_code == 200
+
+
+def test_normal_use_under_the_default_rates_is_not_throttled(settings, client_for, alice, bob, thread):
+    # The production defaults (the test settings raise them for the rest of the suite).
+    settings.CHAT_THROTTLE_RATES = dict(production_settings.CHAT_THROTTLE_RATES)
+    client = ContractAPIClient()
+    # A person logging in a few times and chatting briskly for a minute.
+    for _ in range(5):
+        login = {"username": "alice", "password": "correct horse battery"}
+        assert client.post("/api/token/", login, format="json").status_code == 200
+    sender = client_for(alice)
+    for i in range(40):
+        response = sender.post(f"/api/threads/{thread.pk}/messages/", {"text": f"quick {i}"}, format="json")
+        assert response.status_code == 201
+    for _ in range(50):
+        assert sender.get("/api/threads/").status_code == 200
