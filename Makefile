@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run setup test test-sqlite test-postgres browser lint fixture clean
+.PHONY: run setup test test-sqlite test-postgres browser schema fuzz lint fixture clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,18 @@ run: setup
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-test: lint browser test-sqlite test-postgres
+test: lint browser schema test-sqlite test-postgres fuzz
+
+# The OpenAPI schema must generate without a warning and validate.
+schema: $(BIN)/.installed
+	DJANGO_SETTINGS_MODULE=chat_project.settings_test $(BIN)/python manage.py spectacular \
+		--validate --fail-on-warn --file /dev/null
+	@echo "OpenAPI schema: valid, no warnings"
+
+# Schemathesis against the live production server (scripts/fuzz.py).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(BIN)/.installed
+	$(BIN)/python scripts/fuzz.py --max-examples $(FUZZ_EXAMPLES)
 
 # Debian's Chromium and chromedriver for the admin's browser test (apt-get, once).
 browser:

@@ -79,11 +79,13 @@ class MessagePagination(StrictLimitOffsetPagination):
       sends to one thread hold its row lock).
     - `?before=<message id>`: the messages older than that one, newest first:
       scrolling back through history.
+    - Both: the messages between the two, oldest first. `offset` skips that
+      many messages of the window.
 
-    Either way, `next` continues from the last message of the page (null when
-    the page is not full), `previous` is null, and `count` is the thread's
-    total. Both walk the index (thread, id), so a page deep in a long history
-    costs what the first page costs, unlike a large `offset`.
+    With a cursor, `next` continues from the last message of the page (null
+    when the page is not full), `previous` is null, and `count` is the
+    thread's total. Cursors walk the index (thread, id), so a page deep in a
+    long history costs what the first page costs, unlike a large `offset`.
     """
 
     def paginate_queryset(self, queryset, request, view=None):
@@ -92,19 +94,17 @@ class MessagePagination(StrictLimitOffsetPagination):
         self.cursor = None
         if after is None and before is None:
             return super().paginate_queryset(queryset, request, view)
-        if after is not None and before is not None:
-            raise ValidationError({"after": ["Use either after or before, not both."]})
-        if self.offset_query_param in request.query_params:
-            raise ValidationError({"offset": ["offset cannot be combined with after or before."]})
         self.request = request
         self.limit = self.get_limit(request)
-        self.offset = 0
+        self.offset = self.get_offset(request)
         self.count = view.get_paginated_count()
         if after is not None:
-            self.cursor, page_query = "after", queryset.filter(pk__gt=after).order_by("pk")
+            self.cursor, window = "after", queryset.filter(pk__gt=after).order_by("pk")
+            if before is not None:
+                window = window.filter(pk__lt=before)
         else:
-            self.cursor, page_query = "before", queryset.filter(pk__lt=before).order_by("-pk")
-        self.page = list(page_query[: self.limit])
+            self.cursor, window = "before", queryset.filter(pk__lt=before).order_by("-pk")
+        self.page = list(window[self.offset : self.offset + self.limit])
         return self.page
 
     def get_next_link(self):
@@ -119,9 +119,15 @@ class MessagePagination(StrictLimitOffsetPagination):
         return super().get_previous_link() if self.cursor is None else None
 
     def get_schema_operation_parameters(self, view):
-        cursor = {"required": False, "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
+        cursor = {"required": False, "in": "query", "schema": {"type": "integer", "maximum": MAX_ID}}
         return [
             *super().get_schema_operation_parameters(view),
-            {**cursor, "name": "after", "description": "Only messages with a larger id, oldest first (catch-up)."},
-            {**cursor, "name": "before", "description": "Only messages with a smaller id, newest first (history)."},
+            {
+                **cursor, "name": "after", "schema": {**cursor["schema"], "minimum": 0},
+                "description": "Only messages with a larger id, oldest first (catch-up).",
+            },
+            {
+                **cursor, "name": "before", "schema": {**cursor["schema"], "minimum": 1},
+                "description": "Only messages with a smaller id, newest first (history); with after, a window.",
+            },
         ]

@@ -59,7 +59,14 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
     username = StrictCharField(
         max_length=150, validators=[UnicodeUsernameValidator()], help_text="Letters, digits and @/./+/-/_ only."
     )
-    password = StrictCharField(write_only=True, trim_whitespace=False, max_length=128)
+    # min_length mirrors MinimumLengthValidator (validate_password checks the rest).
+    password = StrictCharField(
+        write_only=True,
+        trim_whitespace=False,
+        min_length=8,
+        max_length=128,
+        error_messages={"min_length": "This password is too short. It must contain at least 8 characters."},
+    )
     email = StrictEmailField(required=False, allow_blank=True, max_length=254)
 
     class Meta:
@@ -144,6 +151,7 @@ class ThreadCreateSerializer(serializers.Serializer):
     participants = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
+        min_length=1,
         max_length=100,
         help_text="User ids: the other participant, optionally with your own id.",
     )

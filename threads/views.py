@@ -106,7 +106,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         summary="The caller's threads, latest activity first",
         parameters=[
             OpenApiParameter(
-                "user", int, description="Staff only: list this user's threads (with their unread counts) instead."
+                "user",
+                {"type": "integer", "minimum": 1, "maximum": selectors.MAX_ID},
+                description="Staff only: list this user's threads (with their unread counts) instead.",
             )
         ],
     ),

@@ -95,8 +95,7 @@ def test_a_non_participant_gets_404_with_a_cursor(client_for, thread, carol, twe
         ({"after": "x"}, "after"),
         ({"before": "0"}, "before"),
         ({"before": "99999999999999999999"}, "before"),
-        ({"after": "1", "before": "5"}, "after"),
-        ({"after": "1", "offset": "5"}, "offset"),
+        ({"after": "1", "offset": "-5"}, "offset"),
     ],
 )
 def test_malformed_cursors_are_400(client_for, thread, alice, twelve_messages, query, field):
@@ -104,6 +103,24 @@ def test_malformed_cursors_are_400(client_for, thread, alice, twelve_messages, q
 
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_after_and_before_together_give_the_window_between_oldest_first(client_for, thread, alice, twelve_messages):
+    response = client_for(alice).get(
+        f"/api/threads/{thread.pk}/messages/", {"after": twelve_messages[2].pk, "before": twelve_messages[7].pk}
+    )
+
+    assert ids(response) == [m.pk for m in twelve_messages[3:7]]
+
+
+def test_offset_skips_into_a_cursor_window(client_for, thread, alice, twelve_messages):
+    response = client_for(alice).get(
+        f"/api/threads/{thread.pk}/messages/", {"after": twelve_messages[0].pk, "offset": 3, "limit": 2}
+    )
+
+    assert ids(response) == [m.pk for m in twelve_messages[4:6]]
+    assert "offset" not in response.json()["next"]
+    assert f"after={twelve_messages[5].pk}" in response.json()["next"]
 
 
 @pytest.mark.parametrize("size", [3, 30])

@@ -87,3 +87,20 @@ def test_the_contract_check_fails_on_a_body_that_does_not_match(client_for, alic
 
     with pytest.raises(AssertionError, match="does not match the schema"):
         check_response(response)
+
+
+def parameter(path: str, method: str, name: str) -> dict:
+    return next(p for p in openapi()["paths"][path][method]["parameters"] if p["name"] == name)
+
+
+def test_the_schema_bounds_what_the_api_bounds():
+    # Found by schemathesis: schema-valid values the API refused (regressions).
+    assert parameter("/api/threads/", "get", "user")["schema"]["minimum"] == 1
+    messages = "/api/threads/{thread_pk}/messages/"
+    assert parameter(messages, "get", "before")["schema"]["minimum"] == 1
+    assert parameter(messages, "get", "after")["schema"]["minimum"] == 0
+    assert parameter(messages, "get", "limit")["schema"]["minimum"] == 1
+    assert parameter(messages, "get", "offset")["schema"]["minimum"] == 0
+    schemas = openapi()["components"]["schemas"]
+    assert schemas["ThreadCreateRequest"]["properties"]["participants"]["minItems"] == 1
+    assert schemas["UserRegistrationRequest"]["properties"]["password"]["minLength"] == 8
