@@ -41,8 +41,14 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        for user_id, event in build():
-            async_to_sync(layer.group_send)(user_group(user_id), {"type": "chat.event", "event": event})
+        deliveries = list(build())
+
+        async def send_all() -> None:
+            # One hop into the event loop for all of them, not one per event.
+            for user_id, event in deliveries:
+                await layer.group_send(user_group(user_id), {"type": "chat.event", "event": event})
+
+        async_to_sync(send_all)()
 
     # robust: an error here is logged and does not reach the caller, whose
     # write has committed already.

@@ -46,6 +46,15 @@ class Thread(models.Model):
     # Kept exact by message_create and message_delete (under the thread's row
     # lock), so paging a long thread never counts its messages one by one.
     message_count = models.PositiveIntegerField("messages", default=0, editable=False)
+    # Denormalized under the same row lock, so that listing threads reads no
+    # messages at all: the newest message, and how many messages to each
+    # participant are unread (to user_low, to user_high). Kept exact by the
+    # services; `manage.py recount_messages` recomputes them from the messages.
+    last_message = models.ForeignKey(
+        "Message", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    unread_low = models.PositiveIntegerField(default=0, editable=False)
+    unread_high = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -55,6 +64,9 @@ class Thread(models.Model):
                 condition=Q(user_low__lt=F("user_high")), name="thread_two_distinct_ordered_users"
             ),
             models.CheckConstraint(condition=Q(message_count__gte=0), name="thread_message_count_not_negative"),
+            models.CheckConstraint(
+                condition=Q(unread_low__gte=0, unread_high__gte=0), name="thread_unread_counts_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -87,6 +99,11 @@ class Thread(models.Model):
 
     def has_participant(self, user) -> bool:
         return user is not None and user.pk in self.pair_ids
+
+    @staticmethod
+    def unread_field_for(*, thread_pair_ids: tuple[int, int], user_id: int) -> str:
+        """The counter of messages to `user_id` that are unread: unread_low or unread_high."""
+        return "unread_low" if user_id == thread_pair_ids[0] else "unread_high"
 
 
 

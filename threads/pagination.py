@@ -10,9 +10,9 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
 
     - a malformed `limit` or `offset` is a 400 instead of being silently
       replaced by the default, and an offset too large for SQL is refused;
-    - the page is fetched by id ("deferred join"): the offset skips over index
-      entries of ids alone, and only the page's rows are read in full and get
-      their per-row annotations computed;
+    - past the first page, the page is fetched by id ("deferred join"): the
+      offset skips over index entries of ids alone, and only the page's rows
+      are read in full and get their per-row annotations computed;
     - a view can supply the total (`get_paginated_count`) when it keeps an
       exact counter, instead of a COUNT over every row.
     """
@@ -66,6 +66,8 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self.count = counter() if counter is not None else self.get_count(queryset)
         # No shortcut on `offset >= count`: the page query is the truth even if
         # a counter were ever short.
+        if self.offset == 0:
+            return list(queryset[: self.limit])  # nothing to skip: one query
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
         return list(queryset.filter(pk__in=page_ids))
 

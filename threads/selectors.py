@@ -6,11 +6,8 @@ them, so every lookup of a thread or of its messages goes through
 `thread_get_for_user`, which raises Http404 in both cases alike.
 """
 
-from collections.abc import Iterable
-
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Q, QuerySet, Sum, When
 from django.http import Http404
 
 from .models import Message, Thread
@@ -45,46 +42,26 @@ def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
 
 
 def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The user's threads, latest activity first, each annotated with
-    `last_message_id` and `unread_count` (messages to `user` not yet read).
-
-    Call `attach_last_messages` on the page you render to load `last_message`
-    for all of it in one query (`thread_get_for_user(annotated=True)` does so
-    for one thread).
-    """
-    newest_message = Message.objects.filter(thread=OuterRef("pk")).order_by("-created", "-id").values("id")[:1]
-    unread_messages = (
-        Message.objects.filter(thread=OuterRef("pk"), is_read=False)
-        .exclude(sender_id=user.pk)
-        .order_by()
-        .values("thread")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
+    """The user's threads, latest activity first, with `last_message` (and its
+    sender) loaded and `unread_count` (messages to `user` not yet read)
+    annotated: both from the thread's own columns, so a page of threads reads
+    no messages."""
     return (
         threads_visible_to(user=user)
-        .annotate(
-            last_message_id=Subquery(newest_message, output_field=IntegerField()),
-            unread_count=Coalesce(Subquery(unread_messages, output_field=IntegerField()), Value(0)),
-        )
+        .select_related("last_message__sender")
+        .annotate(unread_count=_unread_counter_of(user.pk))
         .order_by("-updated", "-id")
     )
 
 
-def attach_last_messages(threads: Iterable[Thread]) -> list[Thread]:
-    """Set `thread.last_message` (a Message with its sender, or None) on each
-    thread from `threads_for_user`, in one query for all of them."""
-    threads = list(threads)
-    wanted = [t.last_message_id for t in threads if t.last_message_id is not None]
-    by_id = Message.objects.select_related("sender").in_bulk(wanted) if wanted else {}
-    for thread in threads:
-        thread.last_message = by_id.get(thread.last_message_id)
-    return threads
+def _unread_counter_of(user_id: int) -> Case:
+    """The thread's counter of messages to `user_id` that are unread."""
+    return Case(When(user_low_id=user_id, then=F("unread_low")), default=F("unread_high"))
 
 
 def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = False) -> Thread:
-    """The user's thread with this id, or Http404; with `annotated`, carrying
-    the annotations of `threads_for_user` and its `last_message`, ready to render.
+    """The user's thread with this id, or Http404; with `annotated`, as
+    `threads_for_user` gives it, ready to render.
 
     "Not yours" and "does not exist" are the same answer on purpose.
     """
@@ -95,8 +72,6 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     thread = threads.filter(pk=parsed).first()
     if thread is None:
         raise Http404("No thread with this id.")
-    if annotated:
-        attach_last_messages([thread])
     return thread
 
 
@@ -112,13 +87,18 @@ def unread_count_for_user(*, user: AbstractBaseUser) -> int:
 
 
 def unread_count_for_user_id(*, user_id: int) -> int:
-    return (
-        Message.objects.filter(Q(thread__user_low_id=user_id) | Q(thread__user_high_id=user_id), is_read=False)
-        .exclude(sender_id=user_id)
-        .count()
+    """The sum of the user's threads' unread counters (no message is read)."""
+    total = (
+        Thread.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
+        .aggregate(total=Sum(_unread_counter_of(user_id)))["total"]
     )
+    return total or 0
 
 
 def thread_unread_count_for_user_id(*, user_id: int, thread_id: int) -> int:
     """Messages addressed to `user_id` in one of their threads, not yet read."""
-    return Message.objects.filter(thread_id=thread_id, is_read=False).exclude(sender_id=user_id).count()
+    counters = Thread.objects.filter(pk=thread_id).values_list("user_low_id", "unread_low", "unread_high").first()
+    if counters is None:
+        return 0
+    low_id, unread_low, unread_high = counters
+    return unread_low if user_id == low_id else unread_high

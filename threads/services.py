@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
@@ -136,25 +136,30 @@ def message_get_or_create(
     # Lock the thread so concurrent sends to it take their timestamps in commit
     # order; `updated` then always equals the newest message's `created`. The
     # lock also serialises retries of one client_id: the second finds the first.
-    if not Thread.objects.select_for_update().filter(pk=thread.pk).exists():
-        raise Http404("No thread with this id.")  # deleted since the caller fetched it
+    _lock_thread(thread)
     if client_id is not None:
         existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if existing is not None:
             return existing, False
-    try:
-        # The savepoint lets an insert refused by message_unique_client_id
-        # fall back to the winner's row (the constraint is the last word).
-        with transaction.atomic():
-            message = Message.objects.create(
-                thread=thread, sender=sender, text=text, created=timezone.now(), client_id=client_id
-            )
-    except IntegrityError:
-        if client_id is None:
-            raise
-        return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
-    Thread.objects.filter(pk=thread.pk).update(updated=message.created, message_count=F("message_count") + 1)
-    thread.updated = message.created
+    fields = {"thread": thread, "sender": sender, "text": text, "created": timezone.now(), "client_id": client_id}
+    if client_id is None:
+        message = Message.objects.create(**fields)
+    else:
+        try:
+            # The savepoint lets an insert refused by message_unique_client_id
+            # fall back to the winner's row (the constraint is the last word).
+            with transaction.atomic():
+                message = Message.objects.create(**fields)
+        except IntegrityError:
+            return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
+    unread_of_recipient = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=_other(thread, sender.pk))
+    Thread.objects.filter(pk=thread.pk).update(
+        updated=message.created,
+        message_count=F("message_count") + 1,
+        last_message=message,
+        **{unread_of_recipient: F(unread_of_recipient) + 1},
+    )
+    thread.updated, thread.last_message = message.created, message
     events.message_created(message)
     return message, True
 
@@ -198,24 +203,72 @@ def messages_delete(*, messages: QuerySet[Message]) -> int:
     locked = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").only("user_low", "user_high")
     deleted_total = 0
     for thread in locked:
-        message_ids = list(messages.filter(thread_id=thread.pk).values_list("pk", flat=True))
+        doomed = list(messages.filter(thread_id=thread.pk).values_list("pk", "sender_id", "is_read"))
+        message_ids = [pk for pk, _, _ in doomed]
         deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
-        # Never below zero, even if data loaded around the services left the
-        # counter short (`manage.py recount_messages` puts it right).
-        Thread.objects.filter(pk=thread.pk).update(message_count=Greatest(F("message_count") - deleted, 0))
+        changes = {"message_count": _decrement("message_count", deleted), "last_message": Subquery(_newest(thread.pk))}
+        for user_id in thread.pair_ids:
+            unread_gone = sum(1 for _, sender_id, is_read in doomed if not is_read and sender_id != user_id)
+            if unread_gone:
+                field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=user_id)
+                changes[field] = _decrement(field, unread_gone)
+        Thread.objects.filter(pk=thread.pk).update(**changes)
         events.messages_deleted(thread=thread, message_ids=message_ids)
         deleted_total += deleted
     return deleted_total
 
 
+def _decrement(field: str, amount: int):
+    # Never below zero, even if data loaded around the services left a
+    # counter short (`manage.py recount_messages` puts it right).
+    return Greatest(F(field) - amount, 0)
+
+
+def _newest(thread_id) -> QuerySet[Message]:
+    """The id of the thread's newest message, for a subquery (`thread_id` may be an OuterRef)."""
+    return Message.objects.filter(thread_id=thread_id).order_by("-created", "-id").values("pk")[:1]
+
+
+def _other(thread: Thread, user_id: int) -> int:
+    low, high = thread.pair_ids
+    return high if user_id == low else low
+
+
+def _lock_thread(thread: Thread) -> None:
+    """Take the thread's row lock (before any of its messages', as every write
+    does, so that writes never wait on each other in opposite orders)."""
+    if not Thread.objects.select_for_update().filter(pk=thread.pk).exists():
+        raise Http404("No thread with this id.")  # deleted since the caller fetched it
+
+
 @transaction.atomic
 def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
-    """Set each thread's `message_count` from its messages (after data was
-    loaded around the services); returns how many threads were wrong."""
+    """Set each thread's `message_count`, `last_message` and unread counters
+    from its messages (after data was loaded around the services); returns
+    how many threads were wrong."""
     per_thread = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
-    actual = Coalesce(Subquery(per_thread.values("n")), 0)
-    wrong = threads.annotate(actual=actual).exclude(message_count=F("actual"))
-    return Thread.objects.filter(pk__in=wrong.values("pk")).update(message_count=actual)
+
+    def unread_to(participant: str):
+        unread = per_thread.filter(is_read=False).exclude(sender_id=OuterRef(participant))
+        return Coalesce(Subquery(unread.values("n")), 0)
+
+    actual = {
+        "message_count": Coalesce(Subquery(per_thread.values("n")), 0),
+        "last_message": Subquery(_newest(OuterRef("pk"))),
+        "unread_low": unread_to("user_low_id"),
+        "unread_high": unread_to("user_high_id"),
+    }
+    annotated = threads.annotate(**{f"actual_{name}": value for name, value in actual.items()})
+    right = Q(
+        message_count=F("actual_message_count"),
+        last_message=F("actual_last_message"),
+        unread_low=F("actual_unread_low"),
+        unread_high=F("actual_unread_high"),
+    )
+    # A thread with no messages has last_message NULL, which `=` never matches.
+    right |= Q(message_count=0, actual_message_count=0, last_message__isnull=True)
+    wrong = annotated.exclude(right)
+    return Thread.objects.filter(pk__in=wrong.values("pk")).update(**actual)
 
 
 @transaction.atomic
@@ -223,8 +276,12 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
     """Mark one message read; only its recipient may. Marking twice is harmless."""
     if not can_mark_message_read(user=reader, message=message):
         raise PermissionDenied("Only the recipient of a message may mark it as read.")
+    thread = message.thread
+    _lock_thread(thread)
     if Message.objects.filter(pk=message.pk, is_read=False).update(is_read=True):
-        events.messages_read(thread=message.thread, reader_id=reader.pk, message_ids=[message.pk])
+        field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=reader.pk)
+        Thread.objects.filter(pk=thread.pk).update(**{field: _decrement(field, 1)})
+        events.messages_read(thread=thread, reader_id=reader.pk, message_ids=[message.pk])
     message.is_read = True
     return message
 
@@ -233,11 +290,14 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
 def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     """Mark every message the other participant sent in `thread` as read.
 
-    Returns how many messages changed. One UPDATE statement: a message that
-    arrives while it runs is either marked and counted, or left unread.
+    Returns how many messages changed. Sends to the thread wait for its row
+    lock, taken first, and the marking is one UPDATE: a message that arrives
+    meanwhile is left unread and not counted, and `marked` is exactly what
+    changed (the reader's unread counter drops by as much).
     """
     if not thread.has_participant(user):
         raise PermissionDenied("Only the participants of a thread can mark it read.")
+    _lock_thread(thread)
     # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
     # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
     # and PostgreSQL both have it).
@@ -249,6 +309,8 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
         )
         marked_ids = sorted(row[0] for row in cursor.fetchall())
     if marked_ids:
+        field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=user.pk)
+        Thread.objects.filter(pk=thread.pk).update(**{field: _decrement(field, len(marked_ids))})
         events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)
     return len(marked_ids)
 
@@ -256,6 +318,8 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
 @transaction.atomic
 def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
     """Staff bulk action: set the read state of `messages`; returns how many changed."""
+    thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
+    list(Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
     changing = list(
         messages.exclude(is_read=is_read)
         .order_by("thread_id", "pk")
@@ -272,6 +336,9 @@ def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
         by_thread_and_reader.setdefault((thread_id, low, high, reader_id), []).append(pk)
     notify = events.messages_read if is_read else events.messages_marked_unread
     for (thread_id, low, high, reader_id), message_ids in by_thread_and_reader.items():
+        field = Thread.unread_field_for(thread_pair_ids=(low, high), user_id=reader_id)
+        counter = _decrement(field, len(message_ids)) if is_read else F(field) + len(message_ids)
+        Thread.objects.filter(pk=thread_id).update(**{field: counter})
         thread = Thread(pk=thread_id, user_low_id=low, user_high_id=high)
         notify(thread=thread, reader_id=reader_id, message_ids=message_ids)
     return changed

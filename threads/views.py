@@ -149,10 +149,6 @@ class ThreadViewSet(
             user=self.request.user, thread_id=self.kwargs[self.lookup_field], annotated=self.action == "retrieve"
         )
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        return selectors.attach_last_messages(page) if page is not None else None
-
     @extend_schema(
         summary="Start a thread with another user, or get the one you already have",
         request=ThreadCreateSerializer,

@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from threads.models import Message, Thread
 from threads.tests.contract import ContractAPIClient
+from threads.tests.counters import assert_counters_exact
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,6 +90,7 @@ def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_coun
         newest = Message.objects.filter(thread=thread).order_by("-created", "-id").first()
         assert thread.updated == newest.created
         assert thread.message_count == Message.objects.filter(thread=thread).count() == 20
+        assert_counters_exact(thread)
     for user in users:
         sent_to_user = Message.objects.filter(
             Q(thread__user_low=user) | Q(thread__user_high=user), is_read=False
@@ -147,9 +149,11 @@ def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked()
     assert len(marked_counts) > 1
     read_so_far = Message.objects.filter(is_read=True).count()
     assert sum(marked_counts) == read_so_far
+    assert_counters_exact(thread)
     final = bearer(alice).post(f"/api/threads/{thread.pk}/mark_as_read/").json()["marked"]
     assert sum(marked_counts) + final == sends
     assert not Message.objects.filter(is_read=False).exists()
+    assert_counters_exact(thread)
 
 
 def test_simultaneous_registrations_of_one_name_make_one_user():

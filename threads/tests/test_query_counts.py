@@ -23,8 +23,8 @@ def test_thread_list_query_count_is_fixed(client_for, alice, django_assert_num_q
     build_threads(alice, threads, messages_each)
     client = client_for(alice)
 
-    # user, count, page (with participants, unread_count, last_message_id), last messages with senders
-    with django_assert_num_queries(4):
+    # user, count, page (with participants, unread counters, last message and its sender)
+    with django_assert_num_queries(3):
         response = client.get("/api/threads/?limit=100")
 
     assert len(response.json()["results"]) == threads
@@ -37,8 +37,8 @@ def test_staff_thread_list_for_another_user_query_count_is_fixed(client_for, sta
     build_threads(alice, threads, 2)
     client = client_for(staff)
 
-    # user, the listed user, count, page, last messages
-    with django_assert_num_queries(5):
+    # user, the listed user, count, page
+    with django_assert_num_queries(4):
         response = client.get(f"/api/threads/?user={alice.pk}&limit=100")
 
     assert response.json()["count"] == threads
@@ -89,11 +89,27 @@ def test_thread_detail_and_mark_as_read_query_counts_are_fixed(client_for, alice
         services.message_create(thread=thread, sender=alice, text=f"m{number}")
     client = client_for(bob)
 
-    with django_assert_num_queries(3):  # user, thread with annotations, last message
+    with django_assert_num_queries(2):  # user, thread with its last message and counters
         client.get(f"/api/threads/{thread.pk}/")
-    # user, thread access, one UPDATE, and the SAVEPOINT and RELEASE of the
+    # user, thread access, the thread's row lock, one UPDATE of the messages,
+    # one of the reader's counter, and the SAVEPOINT and RELEASE of the
     # service's transaction (nested in the test's own)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         response = client.post(f"/api/threads/{thread.pk}/mark_as_read/")
 
     assert response.json() == {"marked": messages}
+
+
+@pytest.mark.parametrize("messages", [1, 60])
+def test_sending_runs_a_fixed_number_of_queries(client_for, alice, bob, django_assert_num_queries, messages):
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    for number in range(messages):
+        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    client = client_for(alice)
+
+    # user, thread access, SAVEPOINT, the thread's row lock, INSERT, one UPDATE
+    # of the thread (time, count, last message, bob's unread counter), RELEASE
+    with django_assert_num_queries(7):
+        response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
+
+    assert response.status_code == 201
