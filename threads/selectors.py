@@ -38,7 +38,7 @@ def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
     Decided by the pair columns, which the database constrains (the
     `participants` view is derived from them).
     """
-    return Thread.objects.filter(Q(user_low=user) | Q(user_high=user)).select_related("user_low", "user_high")
+    return Thread.objects.filter(Q(user_low=user) | Q(user_high=user))
 
 
 def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
@@ -48,10 +48,21 @@ def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
     no messages."""
     return (
         threads_visible_to(user=user)
-        .select_related("last_message__sender")
+        .select_related("user_low", "user_high", "last_message__sender")
+        # Only what a rendered thread shows: a page builds five model
+        # instances per thread, and full user rows are most of their cost.
+        .only(*THREAD_LIST_FIELDS)
         .annotate(unread_count=_unread_counter_of(user.pk))
         .order_by("-updated", "-id")
     )
+
+
+THREAD_LIST_FIELDS = [
+    "created", "updated", "message_count", "unread_low", "unread_high",
+    "user_low__username", "user_high__username",
+    "last_message__thread", "last_message__text", "last_message__created", "last_message__is_read",
+    "last_message__client_id", "last_message__sender__username",
+]
 
 
 def _unread_counter_of(user_id: int) -> Case:
@@ -78,7 +89,12 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
 def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
     """The thread's messages, newest first. The caller must have fetched
     `thread` through `thread_get_for_user`."""
-    return Message.objects.filter(thread=thread).select_related("sender").order_by("-created", "-id")
+    return (
+        Message.objects.filter(thread=thread)
+        .select_related("sender")
+        .only("thread", "text", "created", "is_read", "client_id", "sender__username")
+        .order_by("-created", "-id")
+    )
 
 
 def unread_count_for_user(*, user: AbstractBaseUser) -> int:
