@@ -132,7 +132,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.other_participant[thread_id] = other
         await self.channel_layer.group_send(
             events.user_group(other),
-            {"type": "chat.event", "event": events.typing(thread_id=thread_id, user=self.user)},
+            {"type": "chat.events", "events": [events.typing(thread_id=thread_id, user=self.user)]},
         )
 
     @database_sync_to_async
@@ -144,11 +144,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # Events from the channel layer (threads/events.py).
 
-    async def chat_event(self, message):
-        event = message["event"]
-        if event["type"] == "thread.deleted":
-            self.other_participant.pop(event["thread"], None)
-        await self.send_json(event)
+    async def chat_events(self, message):
+        for event in message["events"]:
+            if event["type"] == "thread.deleted":
+                self.other_participant.pop(event["thread"], None)
+            await self.send_json(event)
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

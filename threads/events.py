@@ -41,12 +41,15 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        deliveries = list(build())
+        # One channel-layer message per user, carrying that user's events in
+        # order, and one hop into the event loop for all of them.
+        events_by_user: dict[int, list[dict]] = {}
+        for user_id, event in build():
+            events_by_user.setdefault(user_id, []).append(event)
 
         async def send_all() -> None:
-            # One hop into the event loop for all of them, not one per event.
-            for user_id, event in deliveries:
-                await layer.group_send(user_group(user_id), {"type": "chat.event", "event": event})
+            for user_id, events in events_by_user.items():
+                await layer.group_send(user_group(user_id), {"type": "chat.events", "events": events})
 
         async_to_sync(send_all)()
 
@@ -55,24 +58,34 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
     transaction.on_commit(send, robust=True)
 
 
-def _unread_counts(user_id: int, thread_id: int) -> Delivery:
+def _unread_counts(user_id: int, thread_id: int, thread_unread: int | None = None) -> Delivery:
+    """The user's unread counts; `thread_unread` if the writer knows it (saves a query)."""
     from .selectors import thread_unread_count_for_user_id, unread_count_for_user_id
 
+    if thread_unread is None:
+        thread_unread = thread_unread_count_for_user_id(user_id=user_id, thread_id=thread_id)
     return user_id, {
         "type": "unread_count",
         "unread_count": unread_count_for_user_id(user_id=user_id),
         "thread": thread_id,
-        "thread_unread_count": thread_unread_count_for_user_id(user_id=user_id, thread_id=thread_id),
+        "thread_unread_count": thread_unread,
     }
 
 
-def message_created(message: Message) -> None:
-    """To both participants; the recipient also gets their new unread counts."""
+def message_created(message: Message, *, recipient_thread_unread: int | None = None) -> None:
+    """To both participants; the recipient also gets their new unread counts.
+    `recipient_thread_unread`: the recipient's unread count in the thread as
+    this write left it (the writer holds the thread's lock, so it is exact)."""
     from .serializers import MessageSerializer
 
     payload = {"type": "message.created", "message": MessageSerializer(message).data}
     pair, recipient = message.thread.pair_ids, _other(message.thread, message.sender_id)
-    send_on_commit(lambda: [*((user_id, payload) for user_id in pair), _unread_counts(recipient, message.thread_id)])
+    send_on_commit(
+        lambda: [
+            *((user_id, payload) for user_id in pair),
+            _unread_counts(recipient, message.thread_id, recipient_thread_unread),
+        ]
+    )
 
 
 def message_updated(message: Message) -> None:

@@ -136,7 +136,7 @@ def message_get_or_create(
     # Lock the thread so concurrent sends to it take their timestamps in commit
     # order; `updated` then always equals the newest message's `created`. The
     # lock also serialises retries of one client_id: the second finds the first.
-    _lock_thread(thread)
+    counters = _lock_thread(thread)
     if client_id is not None:
         existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if existing is not None:
@@ -160,7 +160,7 @@ def message_get_or_create(
         **{unread_of_recipient: F(unread_of_recipient) + 1},
     )
     thread.updated, thread.last_message = message.created, message
-    events.message_created(message)
+    events.message_created(message, recipient_thread_unread=counters[unread_of_recipient] + 1)
     return message, True
 
 
@@ -234,11 +234,14 @@ def _other(thread: Thread, user_id: int) -> int:
     return high if user_id == low else low
 
 
-def _lock_thread(thread: Thread) -> None:
+def _lock_thread(thread: Thread) -> dict[str, int]:
     """Take the thread's row lock (before any of its messages', as every write
-    does, so that writes never wait on each other in opposite orders)."""
-    if not Thread.objects.select_for_update().filter(pk=thread.pk).exists():
+    does, so that writes never wait on each other in opposite orders); return
+    its unread counters as they stand under the lock."""
+    counters = Thread.objects.select_for_update().filter(pk=thread.pk).values("unread_low", "unread_high").first()
+    if counters is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
+    return counters
 
 
 @transaction.atomic

@@ -30,7 +30,7 @@ def listen():
                     message = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
                 except TimeoutError:
                     return events
-                events.append(message["event"])
+                events.extend(message["events"])
 
         return lambda: async_to_sync(drain)()
 
