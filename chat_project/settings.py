@@ -212,6 +212,8 @@ REST_FRAMEWORK = {
     # X-Forwarded-For; behind a proxy, uvicorn's --proxy-headers sets
     # REMOTE_ADDR from the proxy's header.
     "NUM_PROXIES": 0,
+    # Answers are JSON; no ?format= switches the renderer (an unknown one was a 404).
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # Requests allowed per client address (token, registration) or per user

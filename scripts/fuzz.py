@@ -127,7 +127,7 @@ def main() -> int:
             "--generation-database", "none",
             "--no-color",
         ]
-        schema_url = f"{base}/api/schema/?format=json"
+        schema_url = f"{base}/api/schema/"
         runs = {
             "every operation, generated and mutated (negative) inputs": [
                 "run", schema_url, "--url", base, "--mode", "all", *common,

@@ -29,6 +29,7 @@ from .selectors import parse_id, threads_visible_to
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
 NOT_FOUND = 4404
+TYPING_PER_SECOND = 5
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -36,6 +37,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user = None
         self.other_participant: dict[int, int] = {}  # thread id -> the other user's id, for typing
         self.last_typing: dict[int, float] = {}  # thread id -> monotonic time of the last one sent on
+        self.typing_times: list[float] = []  # the last second's typing notices, over all threads
         self.timers: list[asyncio.Task] = []
         await self.accept()
         self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
@@ -55,7 +57,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # malformed, or nested too deeply
             content = None
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.refuse('Send JSON objects with a "type", as text frames.')
@@ -91,7 +93,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(raw_token, str) and len(raw_token) < 4096:
             try:
                 token = AccessToken(raw_token)
-            except TokenError:
+            except (TokenError, ValueError):  # ValueError: e.g. text that is not valid UTF-8
                 token = None
             if token is not None:
                 user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
@@ -123,6 +125,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         now = time.monotonic()
         if now - self.last_typing.get(thread_id, float("-inf")) < settings.CHAT_TYPING_INTERVAL:
             return
+        # And at most TYPING_PER_SECOND notices a second over all threads, so
+        # that cycling through thread ids cannot turn the limit into a flood
+        # of lookups (the per-thread memory is bounded the same way).
+        self.typing_times = [t for t in self.typing_times if now - t < 1.0]
+        if len(self.typing_times) >= TYPING_PER_SECOND:
+            return
+        self.typing_times.append(now)
+        if len(self.last_typing) >= 1000:
+            self.last_typing.clear()
         self.last_typing[thread_id] = now
         other = self.other_participant.get(thread_id)
         if other is None:

@@ -139,13 +139,19 @@ def thread_created(thread: Thread) -> None:
 
 
 def threads_deleted(pairs: Iterable[tuple[int, int, int]]) -> None:
-    """`pairs`: (thread id, user_low id, user_high id) of each deleted thread."""
-    deliveries = [
-        (user_id, {"type": "thread.deleted", "thread": thread_id})
-        for thread_id, low, high in pairs
-        for user_id in (low, high)
-    ]
-    send_on_commit(lambda: deliveries)
+    """`pairs`: (thread id, user_low id, user_high id) of each deleted thread.
+    Both participants also get their unread counts: unread messages may be gone."""
+    pairs = list(pairs)
+
+    def build() -> list[Delivery]:
+        deliveries = []
+        for thread_id, low, high in pairs:
+            for user_id in (low, high):
+                deliveries.append((user_id, {"type": "thread.deleted", "thread": thread_id}))
+                deliveries.append(_unread_counts(user_id, thread_id, thread_unread=0))
+        return deliveries
+
+    send_on_commit(build)
 
 
 def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:

@@ -19,6 +19,12 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
 
     default_limit = 20
     max_limit = 100
+    # Whether the first page may skip the deferred join: only where the
+    # queryset's order is an index's order (a thread's messages), so that the
+    # database reads just the page. A user's threads are sorted from all of
+    # them (two indexes, OR-ed); joining the page's relations before that sort
+    # would join every thread, so their first page is fetched by id too.
+    direct_first_page = False
 
     def _parse(self, request, name: str, *, minimum: int) -> int | None:
         raw = request.query_params.get(name)
@@ -52,7 +58,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         }
 
     def get_schema_operation_parameters(self, view):
-        bounds = {"limit": {"minimum": 1}, "offset": {"minimum": 0, "maximum": MAX_ID}}
+        bounds = {"limit": {"minimum": 1, "maximum": MAX_ID}, "offset": {"minimum": 0, "maximum": MAX_ID}}
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
@@ -66,7 +72,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self.count = counter() if counter is not None else self.get_count(queryset)
         # No shortcut on `offset >= count`: the page query is the truth even if
         # a counter were ever short.
-        if self.offset == 0:
+        if self.offset == 0 and self.direct_first_page:
             return list(queryset[: self.limit])  # nothing to skip: one query
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
         return list(queryset.filter(pk__in=page_ids))
@@ -89,6 +95,8 @@ class MessagePagination(StrictLimitOffsetPagination):
     thread's total. Cursors walk the index (thread, id), so a page deep in a
     long history costs what the first page costs, unlike a large `offset`.
     """
+
+    direct_first_page = True
 
     def paginate_queryset(self, queryset, request, view=None):
         after = self._parse(request, "after", minimum=0)

@@ -26,6 +26,9 @@ NOT_FOUND = OpenApiResponse(
 )
 TOO_LARGE = OpenApiResponse(ErrorSerializer, description="The request body is larger than the server accepts.")
 UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(ErrorSerializer, description="The body must be application/json.")
+NOT_ACCEPTABLE = OpenApiResponse(
+    ErrorSerializer, description="The Accept header allows no JSON: every answer is application/json."
+)
 TOO_MANY_REQUESTS = OpenApiResponse(
     ErrorSerializer, description="Over the rate limit; the Retry-After header says how many seconds to wait."
 )
@@ -54,6 +57,7 @@ class ChatAutoSchema(AutoSchema):
         if has_body:
             errors["413"] = TOO_LARGE
             errors["415"] = UNSUPPORTED_MEDIA_TYPE
+        errors["406"] = NOT_ACCEPTABLE
         if view.get_throttles():
             errors["429"] = TOO_MANY_REQUESTS
         return errors

@@ -169,8 +169,8 @@ class MessageCreateSerializer(MessageTextSerializer):
 
 
 class ThreadSerializer(serializers.ModelSerializer):
-    """A thread as listed: expects the annotations of `selectors.threads_for_user`
-    and `last_message` attached by `selectors.attach_last_messages`."""
+    """A thread as listed: expects a thread from `selectors.threads_for_user`
+    (its `unread_count` annotation, its users and last message loaded)."""
 
     # The pair columns are select_related, so this costs no query.
     participants = UserSummarySerializer(source="pair", many=True, read_only=True)

@@ -103,7 +103,14 @@ def threads_delete(*, threads: QuerySet[Thread]) -> int:
     before it (and is deleted with the thread) or finds the thread gone, and
     the two never wait on each other in opposite orders.
     """
-    locked = list(threads.select_for_update().order_by("pk").values_list("pk", "user_low_id", "user_high_id"))
+    # Lock the thread rows only: `threads` may join users (an admin search),
+    # and FOR UPDATE on a join would lock those users' rows too.
+    locked = list(
+        Thread.objects.select_for_update()
+        .filter(pk__in=Subquery(threads.order_by().values("pk")))
+        .order_by("pk")
+        .values_list("pk", "user_low_id", "user_high_id")
+    )
     deleted = Thread.objects.filter(pk__in=[pk for pk, _, _ in locked]).delete()[1]
     events.threads_deleted(locked)
     return deleted.get(Thread._meta.label, 0)
@@ -177,9 +184,12 @@ def message_set_text(*, message: Message, text: str) -> Message:
     """Replace a message's text, with no permission check (staff in the admin;
     the API goes through message_update)."""
     text = check_message_text(text)
+    _lock_thread(message.thread)
     if not Message.objects.filter(pk=message.pk).update(text=text):
         raise Http404("No message with this id.")  # deleted since the caller fetched it
     message.text = text
+    # Read under the lock: the recipient may have marked it read since it was fetched.
+    message.is_read = Message.objects.filter(pk=message.pk).values_list("is_read", flat=True).get()
     events.message_updated(message)
     return message
 
@@ -261,17 +271,25 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
         "unread_low": unread_to("user_low_id"),
         "unread_high": unread_to("user_high_id"),
     }
-    annotated = threads.annotate(**{f"actual_{name}": value for name, value in actual.items()})
+    # Lock the threads first (in id order, as every write does), so that no
+    # write lands between reading the messages and storing the counts.
+    thread_ids = list(
+        Thread.objects.select_for_update()
+        .filter(pk__in=Subquery(threads.order_by().values("pk")))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    annotated = Thread.objects.filter(pk__in=thread_ids).annotate(
+        **{f"actual_{name}": value for name, value in actual.items()}
+    )
+    # NULL never equals NULL in SQL: a missing last message is right only when there is none.
     right = Q(
         message_count=F("actual_message_count"),
-        last_message=F("actual_last_message"),
         unread_low=F("actual_unread_low"),
         unread_high=F("actual_unread_high"),
-    )
-    # A thread with no messages has last_message NULL, which `=` never matches.
-    right |= Q(message_count=0, actual_message_count=0, last_message__isnull=True)
-    wrong = annotated.exclude(right)
-    return Thread.objects.filter(pk__in=wrong.values("pk")).update(**actual)
+    ) & (Q(last_message=F("actual_last_message")) | Q(last_message__isnull=True, actual_last_message__isnull=True))
+    wrong = list(annotated.exclude(right).values_list("pk", flat=True))
+    return Thread.objects.filter(pk__in=wrong).update(**actual)
 
 
 @transaction.atomic
@@ -323,8 +341,11 @@ def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
     """Staff bulk action: set the read state of `messages`; returns how many changed."""
     thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
     list(Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
+    # Only messages of the threads now locked: rows of other threads (sent
+    # since the ids were read) could change under us.
     changing = list(
-        messages.exclude(is_read=is_read)
+        messages.filter(thread_id__in=thread_ids)
+        .exclude(is_read=is_read)
         .order_by("thread_id", "pk")
         .values_list("pk", "thread_id", "sender_id", "thread__user_low_id", "thread__user_high_id")
     )

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -296,6 +296,13 @@ class TokenObtainPairView(jwt_views.TokenObtainPairView):
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
     throttle_classes = [TokenThrottle]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except User.DoesNotExist:
+            # SimpleJWT looks the token's user up without handling a deleted account.
+            raise AuthenticationFailed("No active account found for this token.", code="no_active_account") from None
 
 
 @extend_schema(responses={200: EMPTY_OBJECT})

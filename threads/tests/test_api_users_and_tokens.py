@@ -188,3 +188,16 @@ def test_a_token_of_a_deleted_user_gets_401(client_for, make_user):
     doomed.delete()
 
     assert client.get("/api/threads/").status_code == 401
+
+
+def test_refreshing_the_token_of_a_deleted_account_is_a_401(anonymous, make_user):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    gone = make_user("gone")
+    refresh = str(RefreshToken.for_user(gone))
+    gone.delete()
+
+    response = anonymous.post("/api/token/refresh/", {"refresh": refresh}, format="json")
+
+    assert response.status_code == 401
+    assert "No active account" in response.json()["detail"]

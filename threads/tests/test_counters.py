@@ -91,3 +91,14 @@ def test_the_total_unread_count_sums_the_counters(thread, alice, bob, carol):
     assert selectors.unread_count_for_user(user=bob) == 2
     assert selectors.unread_count_for_user(user=carol) == 1
     assert selectors.unread_count_for_user(user=alice) == 0
+
+
+def test_recount_repairs_counters_of_a_thread_without_messages(thread, alice, bob, carol):
+    other, _ = services.thread_get_or_create(user=alice, other=carol)
+    stray = services.message_create(thread=other, sender=carol, text="elsewhere")
+    Thread.objects.filter(pk=thread.pk).update(unread_low=7, unread_high=2, last_message=stray)
+
+    assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
+
+    assert stored_counters(thread) == {"message_count": 0, "last_message_id": None, "unread_low": 0, "unread_high": 0}
+    assert_counters_exact(other)

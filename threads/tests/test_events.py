@@ -95,3 +95,20 @@ def test_nothing_is_sent_until_the_transaction_commits(thread, alice, bob, liste
     assert len(pending) == 1
     pending[0]()
     assert [e["type"] for e in bob_events()] == ["message.created", "unread_count"]
+
+
+def test_deleting_a_user_deletes_their_threads_through_the_service_and_tells_the_other(
+    thread, alice, bob, listen, django_capture_on_commit_callbacks
+):
+    services.message_create(thread=thread, sender=bob, text="unread by alice")
+    alice_events = listen(alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bob.delete()
+
+    assert not Thread.objects.exists()
+    assert not Message.objects.exists()
+    assert alice_events() == [
+        {"type": "thread.deleted", "thread": thread.pk},
+        {"type": "unread_count", "unread_count": 0, "thread": thread.pk, "thread_unread_count": 0},
+    ]

@@ -288,7 +288,47 @@ async def test_thread_created_and_deleted_reach_both_participants(alice, bob, ca
     await database_sync_to_async(services.thread_delete)(thread=thread)
     for socket in (alice_socket, carol_socket):
         assert await socket.receive_json_from() == {"type": "thread.deleted", "thread": thread.pk}
+        assert await socket.receive_json_from() == {
+            "type": "unread_count", "unread_count": 0, "thread": thread.pk, "thread_unread_count": 0,
+        }
     for socket in (alice_socket, carol_socket):
+        await socket.disconnect()
+
+
+async def test_deleting_a_thread_with_unread_messages_lowers_the_readers_total(alice, bob, carol, thread):
+    other = await make_thread(alice, carol)
+    await send(thread=thread, sender=bob, text="unread, in the thread that goes")
+    await send(thread=other, sender=carol, text="unread, in the thread that stays")
+    alice_socket = await connect_as(alice)
+
+    await database_sync_to_async(services.thread_delete)(thread=thread)
+
+    assert await alice_socket.receive_json_from() == {"type": "thread.deleted", "thread": thread.pk}
+    assert await alice_socket.receive_json_from() == {
+        "type": "unread_count", "unread_count": 1, "thread": thread.pk, "thread_unread_count": 0,
+    }
+    await alice_socket.disconnect()
+
+
+async def test_a_frame_nested_too_deeply_or_a_token_that_is_not_utf8_closes_with_4401(alice):
+    for frame in ("[" * 100_000 + "]" * 100_000, '{"type": "auth", "token": "\\ud800"}'):
+        socket = await open_socket()
+        await socket.send_to(text_data=frame)
+        assert await closed_with(socket) == UNAUTHORIZED
+
+
+async def test_typing_over_many_threads_is_capped_per_second(alice, make_user):
+    others = [await database_sync_to_async(make_user)(f"friend{i}") for i in range(7)]
+    threads = [await make_thread(alice, other) for other in others]
+    alice_socket = await connect_as(alice)
+    listeners = [await connect_as(other) for other in others]
+
+    for thread in threads:
+        await alice_socket.send_json_to({"type": "typing", "thread": thread.pk})
+
+    delivered = [not await listener.receive_nothing(timeout=0.3) for listener in listeners]
+    assert delivered == [True] * 5 + [False] * 2
+    for socket in (alice_socket, *listeners):
         await socket.disconnect()
 
 

@@ -24,9 +24,10 @@ OPERATIONS = {
 
 
 def test_the_schema_is_served_without_a_token_and_lists_every_operation(anonymous):
-    response = anonymous.get("/api/schema/", {"format": "json"})
+    response = anonymous.get("/api/schema/")
 
     assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
     schema = json.loads(response.content)
     assert schema["openapi"] == "3.1.0"
     served = {(path, method) for path, methods in schema["paths"].items() for method in methods}
@@ -46,13 +47,13 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "413", "415", "429"}),
-        ("/api/threads/{thread_pk}/messages/{id}/", "patch", {"200", "400", "401", "403", "404", "413", "415"}),
-        ("/api/threads/", "get", {"200", "400", "401", "403"}),
-        ("/api/threads/{id}/", "get", {"200", "401", "404"}),
-        ("/api/token/", "post", {"200", "400", "401", "413", "415", "429"}),
-        ("/api/users/", "post", {"201", "400", "401", "413", "415", "429"}),
-        ("/api/health/", "get", {"200", "503"}),
+        ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "406", "413", "415", "429"}),
+        ("/api/threads/{thread_pk}/messages/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415"}),
+        ("/api/threads/", "get", {"200", "400", "401", "403", "406"}),
+        ("/api/threads/{id}/", "get", {"200", "401", "404", "406"}),
+        ("/api/token/", "post", {"200", "400", "401", "406", "413", "415", "429"}),
+        ("/api/users/", "post", {"201", "400", "401", "406", "413", "415", "429"}),
+        ("/api/health/", "get", {"200", "406", "503"}),
     ],
 )
 def test_each_operation_documents_its_error_statuses(path, method, codes):
@@ -100,7 +101,16 @@ def test_the_schema_bounds_what_the_api_bounds():
     assert parameter(messages, "get", "before")["schema"]["minimum"] == 1
     assert parameter(messages, "get", "after")["schema"]["minimum"] == 0
     assert parameter(messages, "get", "limit")["schema"]["minimum"] == 1
+    assert parameter(messages, "get", "limit")["schema"]["maximum"] == 2**63 - 1
     assert parameter(messages, "get", "offset")["schema"]["minimum"] == 0
     schemas = openapi()["components"]["schemas"]
     assert schemas["ThreadCreateRequest"]["properties"]["participants"]["minItems"] == 1
     assert schemas["UserRegistrationRequest"]["properties"]["password"]["minLength"] == 8
+
+
+def test_an_accept_header_without_json_is_a_documented_406_and_format_is_ignored(client_for, alice):
+    refused = client_for(alice).get("/api/ping/", HTTP_ACCEPT="application/xml")
+    ignored = client_for(alice).get("/api/ping/?format=xml")
+
+    assert refused.status_code == 406
+    assert (ignored.status_code, ignored.json()) == (200, {"user_id": alice.pk})
