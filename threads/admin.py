@@ -180,10 +180,11 @@ class MessageAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the services, so that the participants hear of the change.
+        wanted_read_state = obj.is_read  # message_set_text reloads the stored one
         if "text" in form.changed_data:
             services.message_set_text(message=obj, text=obj.text)
         if "is_read" in form.changed_data:
-            services.messages_set_read(messages=Message.objects.filter(pk=obj.pk), is_read=obj.is_read)
+            services.messages_set_read(messages=Message.objects.filter(pk=obj.pk), is_read=wanted_read_state)
 
     def delete_model(self, request, obj):
         services.messages_delete(messages=Message.objects.filter(pk=obj.pk))
