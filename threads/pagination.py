@@ -1,3 +1,4 @@
+from django.db.models.sql.where import WhereNode
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -75,7 +76,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         if self.offset == 0 and self.direct_first_page:
             return list(queryset[: self.limit])  # nothing to skip: one query
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
-        return list(queryset.filter(pk__in=page_ids))
+        return list(_without_filters(queryset).filter(pk__in=page_ids))
 
 
 class MessagePagination(StrictLimitOffsetPagination):
@@ -141,3 +142,16 @@ class MessagePagination(StrictLimitOffsetPagination):
                 "description": "Only messages with a smaller id, newest first (history); with after, a window.",
             },
         ]
+
+
+def _without_filters(queryset):
+    """`queryset` (its joins, columns, annotations and order) minus its WHERE.
+
+    For the outer query of a deferred join: its rows are exactly the page's
+    ids, which the scoped subquery chose, so the filters are already applied;
+    left in, the database may walk every row they match (e.g. all of a user's
+    threads, through two OR-ed indexes) just to keep the page's.
+    """
+    outer = queryset.all()
+    outer.query.where = WhereNode()
+    return outer
