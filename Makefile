@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run setup test test-sqlite test-postgres browser schema fuzz lint fixture clean
+.PHONY: run setup test test-sqlite test-postgres browser schema fuzz lint bench fixture clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,8 @@ run: setup
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-test: lint browser schema test-sqlite test-postgres fuzz
+# The two pytest runs come last, so that the log ends with the suites' summary.
+test: lint browser schema fuzz test-sqlite test-postgres
 
 # The OpenAPI schema must generate without a warning and validate.
 schema: $(BIN)/.installed
@@ -48,7 +49,17 @@ fuzz: $(BIN)/.installed
 
 # Debian's Chromium and chromedriver for the admin's browser test (apt-get, once).
 browser:
-	scripts/install-browser.sh
+	scripts/install-debian.sh /usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver
+
+# The benchmark (docs/benchmarks.md): both databases, about 15 minutes each with
+# three rounds. Never part of the tests. Results in bench/results-<db>.{md,json}.
+BENCH_ROUNDS ?= 3
+bench: $(BIN)/.installed
+	scripts/install-debian.sh /usr/bin/wrk=wrk
+	scripts/ensure-service.sh redis
+	$(BIN)/python bench/run_bench.py --db sqlite --rounds $(BENCH_ROUNDS)
+	scripts/ensure-service.sh postgres
+	$(BIN)/python bench/run_bench.py --db postgres --rounds $(BENCH_ROUNDS)
 
 # DATABASE_URL is set empty so that a .env pointing elsewhere cannot change the run.
 # Redis carries events between the two servers of the end-to-end real-time test.

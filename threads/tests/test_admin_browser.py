@@ -3,7 +3,7 @@
 Debian's Chromium (/usr/bin/chromium) driven through Debian's chromedriver by
 Selenium: the driver comes from the same package version as the browser, and
 nothing is downloaded (Selenium Manager is bypassed by naming both binaries).
-`scripts/install-browser.sh` installs them; without them these tests fail.
+`scripts/install-debian.sh` installs them; without them these tests fail.
 
 Selenium, not Playwright: Playwright's sync API runs an asyncio loop in the
 test's own thread, where Django's ORM then refuses to run
@@ -93,7 +93,7 @@ def browser(request):
     if missing:
         pytest.fail(
             f"{' and '.join(missing)} not found. The admin browser test needs Debian's chromium and "
-            "chromium-driver: run scripts/install-browser.sh (CI runs it before the tests).",
+            "chromium-driver: run scripts/install-debian.sh (CI runs it before the tests).",
             pytrace=False,
         )
     with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
