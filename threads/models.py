@@ -50,8 +50,12 @@ class Thread(models.Model):
     # messages at all: the newest message, and how many messages to each
     # participant are unread (to user_low, to user_high). Kept exact by the
     # services; `manage.py recount_messages` recomputes them from the messages.
+    # DO_NOTHING, not SET_NULL: the services move it themselves whenever they
+    # delete messages (the database checks the reference at commit), and
+    # without a rule of Django's to run, deleting a thread deletes its
+    # messages in one statement instead of fetching every one of them first.
     last_message = models.ForeignKey(
-        "Message", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        "Message", on_delete=models.DO_NOTHING, null=True, blank=True, editable=False, related_name="+"
     )
     unread_low = models.PositiveIntegerField(default=0, editable=False)
     unread_high = models.PositiveIntegerField(default=0, editable=False)
@@ -172,8 +176,9 @@ class Message(models.Model):
             models.Index(fields=["thread", "-created", "-id"], name="message_thread_created_idx"),
             # A thread's messages by id: the ?after= / ?before= cursors.
             models.Index(fields=["thread", "id"], name="message_thread_id_idx"),
-            # Unread messages only: small even when the table holds millions,
-            # and it answers every unread count (per thread and per user).
+            # Unread messages only: small even when the table holds millions.
+            # Marking read finds its rows here, and recount_messages its
+            # counts (requests read the thread's counters instead).
             models.Index(
                 fields=["thread", "sender"], condition=Q(is_read=False), name="message_unread_idx"
             ),

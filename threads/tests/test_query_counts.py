@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from threads import services
+from threads.models import Message, Thread
 
 
 def build_threads(owner: User, threads: int, messages_each: int) -> None:
@@ -113,3 +114,75 @@ def test_sending_runs_a_fixed_number_of_queries(client_for, alice, bob, django_a
         response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
 
     assert response.status_code == 201
+
+
+# The other endpoints on a thread and its messages: (method, path, body, queries).
+# {thread} is alice's thread with bob, {received} bob's newest message to
+# alice, {own} alice's newest, {deep} an offset halfway down the thread.
+# "Write" below is the service's transaction: SAVEPOINT ... RELEASE, nested in
+# the view's (and in the test's own transaction, hence savepoints).
+ENDPOINT_QUERIES = {
+    # user, thread access, the page by id (the offset skips ids in a subquery)
+    "message page at a deep offset": ("get", "/api/threads/{thread}/messages/?offset={deep}&limit=5", None, 3),
+    "message page by cursor": ("get", "/api/threads/{thread}/messages/?before={own}&limit=5", None, 3),
+    # user, thread access, the message
+    "one message": ("get", "/api/threads/{thread}/messages/{own}/", None, 3),
+    # user, thread access, message; write: lock the thread, UPDATE, reload read state
+    "edit": ("patch", "/api/threads/{thread}/messages/{own}/", {"text": "edited"}, 10),
+    # user, thread access, message; write: its thread, lock the thread, the rows
+    # to delete, DELETE, UPDATE of the thread's counters and last message
+    "delete a message": ("delete", "/api/threads/{thread}/messages/{own}/", None, 12),
+    # user, thread access, message, its thread; write: lock, UPDATE message, UPDATE counter
+    "mark one message read": ("post", "/api/threads/{thread}/messages/{received}/mark_as_read/", None, 9),
+    # user, the other user; write: the pair's thread; the thread to render
+    "open an existing thread": ("post", "/api/threads/", {"participants": ["{bob}"]}, 6),
+    # user, the other user; write: the pair's thread, INSERT (in its own
+    # savepoint, for the race with another creator); the thread to render
+    "start a new thread": ("post", "/api/threads/", {"participants": ["{carol}"]}, 9),
+    # user, thread access; write: lock the thread, the threads to delete, one
+    # DELETE of all its messages, one of the thread
+    "delete a thread": ("delete", "/api/threads/{thread}/", None, 8),
+}
+
+
+@pytest.mark.parametrize("messages", [4, 60])
+@pytest.mark.parametrize("endpoint", list(ENDPOINT_QUERIES))
+def test_every_thread_and_message_endpoint_runs_a_fixed_number_of_queries(
+    client_for, alice, bob, carol, django_assert_num_queries, endpoint, messages
+):
+    method, template, body, queries = ENDPOINT_QUERIES[endpoint]
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    for number in range(messages):
+        services.message_create(thread=thread, sender=bob if number % 2 else alice, text=f"m{number}")
+    ids = {
+        "thread": thread.pk, "deep": messages // 2, "bob": bob.pk, "carol": carol.pk,
+        "received": thread.messages.filter(sender=bob).latest("pk").pk,
+        "own": thread.messages.filter(sender=alice).latest("pk").pk,
+    }
+    if body is not None:
+        body = {key: [int(v.format(**ids)) for v in value] if isinstance(value, list) else value
+                for key, value in body.items()}
+    client = client_for(alice)
+
+    with django_assert_num_queries(queries):
+        response = getattr(client, method)(template.format(**ids), body, format="json")
+
+    assert response.status_code < 300, response.content
+
+
+@pytest.mark.parametrize("messages", [3, 2500])
+def test_deleting_a_thread_takes_the_same_queries_with_thousands_of_messages(
+    client_for, alice, bob, django_assert_num_queries, messages
+):
+    """More messages than SQLite takes parameters in one statement: they go in
+    one DELETE by thread, not fetched and deleted in batches of ids."""
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    Message.objects.bulk_create(Message(thread=thread, sender=bob, text=f"m{n}") for n in range(messages))
+    services.threads_recount_messages(threads=Thread.objects.filter(pk=thread.pk))
+    client = client_for(alice)
+
+    with django_assert_num_queries(8):
+        response = client.delete(f"/api/threads/{thread.pk}/")
+
+    assert response.status_code == 204
+    assert not Message.objects.filter(thread_id=thread.pk).exists()

@@ -72,10 +72,15 @@ ENDPOINTS = [
     ("get", "/api/threads/{thread}/messages/"),
     ("get", "/api/threads/{thread}/messages/?before={message}"),
     ("get", "/api/threads/{thread}/messages/?after=1"),
+    ("get", "/api/threads/{thread}/messages/?offset=20&limit=5"),
+    ("get", "/api/threads/?offset=1&limit=1"),
+    ("get", "/api/threads/{thread}/messages/{own}/"),
+    ("patch", "/api/threads/{thread}/messages/{own}/"),
     ("post", "/api/threads/{thread}/messages/"),
     ("post", "/api/threads/{thread}/mark_as_read/"),
     ("post", "/api/threads/{thread}/messages/{message}/mark_as_read/"),
     ("delete", "/api/threads/{thread}/messages/{own}/"),
+    ("delete", "/api/threads/{thread}/"),
 ]
 
 
@@ -87,7 +92,7 @@ def test_hot_queries_use_indexes(client_for, alice, bob, busy_thread, method, te
     client = client_for(alice)
 
     with CaptureQueriesContext(connection) as capture:
-        response = getattr(client, method)(path, {"text": "x"} if method == "post" else None, format="json")
+        response = getattr(client, method)(path, {"text": "x"} if method in {"post", "patch"} else None, format="json")
     assert response.status_code < 300, response.content
 
     queries = hot_queries(capture)

@@ -177,7 +177,7 @@ def test_sending_to_a_thread_deleted_meanwhile_is_not_found(thread, alice):
 
 
 def test_editing_a_message_deleted_meanwhile_is_not_found(message_from_alice, alice):
-    Message.objects.filter(pk=message_from_alice.pk).delete()
+    services.messages_delete(messages=Message.objects.filter(pk=message_from_alice.pk))
 
     with pytest.raises(Http404):
         services.message_update(message=message_from_alice, editor=alice, text="too late")
