@@ -92,7 +92,7 @@ class MessagePagination(StrictLimitOffsetPagination):
       many messages of the window.
 
     With a cursor, `next` continues from the last message of the page (null
-    when the page is not full), `previous` is null, and `count` is the
+    when nothing follows it), `previous` is null, and `count` is the
     thread's total. Cursors walk the index (thread, id), so a page deep in a
     long history costs what the first page costs, unlike a large `offset`.
     """
@@ -115,13 +115,17 @@ class MessagePagination(StrictLimitOffsetPagination):
                 window = window.filter(pk__lt=before)
         else:
             self.cursor, window = "before", queryset.filter(pk__lt=before).order_by("-pk")
-        self.page = list(window[self.offset : self.offset + self.limit])
+        # One row more than the page tells whether anything follows, so that
+        # `next` is null exactly when the client has everything.
+        rows = list(window[self.offset : self.offset + self.limit + 1])
+        self.has_more = len(rows) > self.limit
+        self.page = rows[: self.limit]
         return self.page
 
     def get_next_link(self):
         if self.cursor is None:
             return super().get_next_link()
-        if len(self.page) < self.limit:
+        if not self.has_more:
             return None
         url = remove_query_param(self.request.build_absolute_uri(), self.offset_query_param)
         return replace_query_param(url, self.cursor, self.page[-1].pk)

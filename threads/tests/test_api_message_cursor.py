@@ -46,6 +46,19 @@ def test_following_next_from_after_fills_the_gap_exactly_once(client_for, thread
     assert second_round == [late.pk]
 
 
+def test_next_is_null_on_a_full_page_that_ends_the_thread(client_for, thread, alice, twelve_messages):
+    """No extra request for an empty page when the rest is a whole number of pages."""
+    client = client_for(alice)
+    first = client.get(f"/api/threads/{thread.pk}/messages/", {"after": twelve_messages[3].pk, "limit": 4}).json()
+    last = client.get(first["next"]).json()
+
+    assert [m["id"] for m in last["results"]] == [m.pk for m in twelve_messages[8:]]
+    assert last["next"] is None
+    history = client.get(f"/api/threads/{thread.pk}/messages/", {"before": twelve_messages[4].pk, "limit": 4})
+    assert ids(history) == [m.pk for m in reversed(twelve_messages[:4])]
+    assert history.json()["next"] is None
+
+
 def test_before_returns_older_messages_newest_first_with_a_next_cursor(client_for, thread, alice, twelve_messages):
     response = client_for(alice).get(
         f"/api/threads/{thread.pk}/messages/", {"before": twelve_messages[10].pk, "limit": 3}
