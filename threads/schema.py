@@ -43,7 +43,9 @@ class ChatAutoSchema(AutoSchema):
 
     def error_responses(self) -> dict[str, OpenApiResponse]:
         view, method = self.view, self.method
-        has_body = method in {"POST", "PUT", "PATCH"}
+        # An action declared with request=None never reads the body, so no
+        # body error (400, 413, 415) can come from it.
+        has_body = method in {"POST", "PUT", "PATCH"} and self.get_request_serializer() is not None
         errors = {}
         if has_body or self._get_filter_parameters() or self._get_pagination_parameters():
             errors["400"] = BAD_REQUEST

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from threads import services
 from threads.tests.contract import check_response, openapi
 
 OPERATIONS = {
@@ -49,6 +50,8 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
     [
         ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "406", "413", "415", "429"}),
         ("/api/threads/{thread_pk}/messages/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415"}),
+        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "404", "406"}),
+        ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406"}),
         ("/api/threads/", "get", {"200", "400", "401", "403", "406"}),
         ("/api/threads/{id}/", "get", {"200", "401", "404", "406"}),
         ("/api/token/", "post", {"200", "400", "401", "406", "413", "415", "429"}),
@@ -114,3 +117,20 @@ def test_an_accept_header_without_json_is_a_documented_406_and_format_is_ignored
 
     assert refused.status_code == 406
     assert (ignored.status_code, ignored.json()) == (200, {"user_id": alice.pk})
+
+
+def test_marking_read_takes_no_body_so_no_body_can_fail_it(client_for, alice, bob, thread):
+    """The schema lists no 400/413/415 for the mark-read actions: they never read a body."""
+    message = services.message_create(thread=thread, sender=bob, text="read me")
+    client = client_for(alice)
+
+    whole_thread = client.generic(
+        "POST", f"/api/threads/{thread.pk}/mark_as_read/", b"{not json", content_type="application/json"
+    )
+    one_message = client.generic(
+        "POST", f"/api/threads/{thread.pk}/messages/{message.pk}/mark_as_read/", b"x" * 300_000,
+        content_type="text/plain",
+    )
+
+    assert whole_thread.status_code == 200
+    assert one_message.status_code == 200
