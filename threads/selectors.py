@@ -33,12 +33,17 @@ def parse_id(raw, *, minimum: int = 1) -> int | None:
 
 
 def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The threads `user` takes part in: the one scope every thread read starts from.
+    """The threads `user` takes part in: the one scope every thread read starts from."""
+    return threads_of_user_id(user_id=user.pk)
+
+
+def threads_of_user_id(*, user_id: int) -> QuerySet[Thread]:
+    """`threads_visible_to` by id, for code that holds only the id (events).
 
     Decided by the pair columns, which the database constrains (the
     `participants` view is derived from them).
     """
-    return Thread.objects.filter(Q(user_low=user) | Q(user_high=user))
+    return Thread.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
 
 
 def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
@@ -104,16 +109,19 @@ def unread_count_for_user(*, user: AbstractBaseUser) -> int:
 
 def unread_count_for_user_id(*, user_id: int) -> int:
     """The sum of the user's threads' unread counters (no message is read)."""
-    total = (
-        Thread.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
-        .aggregate(total=Sum(_unread_counter_of(user_id)))["total"]
-    )
+    total = threads_of_user_id(user_id=user_id).aggregate(total=Sum(_unread_counter_of(user_id)))["total"]
     return total or 0
 
 
 def thread_unread_count_for_user_id(*, user_id: int, thread_id: int) -> int:
-    """Messages addressed to `user_id` in one of their threads, not yet read."""
-    counters = Thread.objects.filter(pk=thread_id).values_list("user_low_id", "unread_low", "unread_high").first()
+    """Messages addressed to `user_id` in one of their threads, not yet read
+    (0 for a thread they are not in, or that is gone)."""
+    counters = (
+        threads_of_user_id(user_id=user_id)
+        .filter(pk=thread_id)
+        .values_list("user_low_id", "unread_low", "unread_high")
+        .first()
+    )
     if counters is None:
         return 0
     low_id, unread_low, unread_high = counters
