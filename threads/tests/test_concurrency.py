@@ -196,3 +196,36 @@ def test_deleting_a_thread_while_its_participants_send_and_delete_never_fails():
         assert {r.status_code for r in responses[1:]} <= {200, 201, 204, 404}
         assert not Thread.objects.exists()
         assert not Message.objects.exists()
+
+
+def test_a_send_commits_while_another_request_is_still_reading():
+    """Readers never hold up a writer (SQLite: WAL; PostgreSQL: MVCC): without
+    WAL the send's commit waits on the reader, then fails "database is locked"."""
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    thread = bearer(alice).post("/api/threads/", {"participants": [bob.pk]}, format="json").json()["id"]
+    for index in range(3):
+        bearer(alice).post(f"/api/threads/{thread}/messages/", {"text": f"earlier {index}"}, format="json")
+    reading, finished_sending = threading.Event(), threading.Event()
+
+    def slow_reader():
+        try:
+            with connection.cursor() as cursor:
+                # A statement with rows left to fetch keeps its read open.
+                cursor.execute(f"SELECT id FROM {Message._meta.db_table} WHERE thread_id = %s", [thread])
+                cursor.fetchone()
+                reading.set()
+                finished_sending.wait(timeout=60)
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    try:
+        assert reading.wait(timeout=30), "the reader never started"
+        response = bearer(bob).post(f"/api/threads/{thread}/messages/", {"text": "while you read"}, format="json")
+    finally:
+        finished_sending.set()
+        reader.join(timeout=60)
+
+    assert response.status_code == 201
+    assert Message.objects.filter(thread_id=thread).count() == 4

@@ -360,13 +360,18 @@ async def test_typing_reaches_the_other_participant_only(alice, bob, carol, thre
 
 
 async def test_typing_in_a_thread_you_are_not_in_does_nothing(alice, bob, carol, thread):
+    with_alice, with_bob = await make_thread(carol, alice), await make_thread(carol, bob)
     alice_socket, bob_socket, carol_socket = [await connect_as(user) for user in (alice, bob, carol)]
 
     await carol_socket.send_json_to({"type": "typing", "thread": thread.pk})
     await carol_socket.send_json_to({"type": "typing", "thread": 999_999})
+    # A socket's frames are handled in order: once these arrive, the two
+    # above have been handled, so whatever they sent would have come first.
+    await carol_socket.send_json_to({"type": "typing", "thread": with_alice.pk})
+    await carol_socket.send_json_to({"type": "typing", "thread": with_bob.pk})
 
-    assert await alice_socket.receive_nothing()
-    assert await bob_socket.receive_nothing()
+    assert (await alice_socket.receive_json_from())["thread"] == with_alice.pk
+    assert (await bob_socket.receive_json_from())["thread"] == with_bob.pk
     assert await carol_socket.receive_nothing()  # no error either: the thread does not exist for carol
     for socket in (alice_socket, bob_socket, carol_socket):
         await socket.disconnect()
