@@ -10,12 +10,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import Count, F, Max
 
 from threads import selectors, services
 from threads.management.commands import seed_scale
 from threads.management.commands.seed_scale import HOT_USER, PASSWORD, PEER_USER
 from threads.models import Message, Thread
+from threads.tests.counters import assert_counters_exact
 
 User = get_user_model()
 
@@ -46,6 +48,7 @@ def test_seed_scale_keeps_the_invariants(tmp_path):
         assert thread.message_count == thread.n
         assert thread.updated == (thread.newest or thread.created)
         assert thread.created <= thread.updated
+        assert_counters_exact(thread)  # last_message and both unread counters
     pairs = list(Thread.objects.values_list("user_low_id", "user_high_id"))
     assert len(set(pairs)) == len(pairs)
     # Every sender is a participant of the message's thread.
@@ -117,3 +120,24 @@ def test_seed_scale_stops_at_a_derived_field_it_does_not_know(monkeypatch):
     with pytest.raises(CommandError, match=r"Thread\.message_count"):
         seed(*TINY)
     assert not User.objects.exists()  # nothing was kept
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("column", "broken", "invariant"),
+    [
+        ("unread_low", F("unread_low") + 1, "unread_low or unread_high"),
+        ("unread_high", F("unread_high") + 1, "unread_low or unread_high"),
+        ("last_message", None, "last_message"),
+        ("message_count", F("message_count") + 1, "message_count"),
+    ],
+)
+def test_seed_scale_refuses_to_commit_a_wrong_counter(column, broken, invariant):
+    seed(*TINY)
+    hot_thread = Thread.objects.order_by("-message_count").first()
+    Thread.objects.filter(pk=hot_thread.pk).update(**{column: broken})
+    command = seed_scale.Command(stdout=StringIO())
+    command.connection, command.started = connection, 0
+
+    with pytest.raises(CommandError, match=f"1 threads whose {invariant}"):
+        command.verify()

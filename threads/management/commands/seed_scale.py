@@ -9,7 +9,9 @@ and checks them with SQL before it commits:
 
 * a thread's pair is stored once, as `user_low` < `user_high`;
 * `Thread.message_count` is its number of messages, `Thread.updated` the
-  `created` of its newest message (its own `created` when it has none);
+  `created` of its newest message (its own `created` when it has none),
+  `Thread.last_message` that message, and `unread_low` / `unread_high` its
+  unread messages to each participant;
 * every sender is a participant of the message's thread, and every text is
   non-empty;
 * unread messages are the newest few of a thread, all from one participant
@@ -558,6 +560,19 @@ class Command(BaseCommand):
                 LEFT JOIN (SELECT thread_id, COUNT(*) AS n, MAX(created) AS newest
                            FROM {message} GROUP BY thread_id) m ON m.thread_id = t.id
                 WHERE t.message_count <> COALESCE(m.n, 0) OR t.updated <> COALESCE(m.newest, t.created)""",
+            "threads whose last_message is not their newest message": f"""
+                SELECT COUNT(*) FROM {thread} t
+                WHERE COALESCE(t.last_message_id, 0) <> COALESCE(
+                    (SELECT m.id FROM {message} m WHERE m.thread_id = t.id
+                     ORDER BY m.created DESC, m.id DESC LIMIT 1), 0)""",
+            "threads whose unread_low or unread_high disagrees with their unread messages": f"""
+                SELECT COUNT(*) FROM {thread} t
+                LEFT JOIN (SELECT m.thread_id,
+                                  SUM(CASE WHEN m.sender_id = p.user_high_id THEN 1 ELSE 0 END) AS to_low,
+                                  SUM(CASE WHEN m.sender_id = p.user_low_id THEN 1 ELSE 0 END) AS to_high
+                           FROM {message} m JOIN {thread} p ON p.id = m.thread_id
+                           WHERE NOT m.is_read GROUP BY m.thread_id) u ON u.thread_id = t.id
+                WHERE t.unread_low <> COALESCE(u.to_low, 0) OR t.unread_high <> COALESCE(u.to_high, 0)""",
             "threads whose pair is not ordered": f"SELECT COUNT(*) FROM {thread} WHERE user_low_id >= user_high_id",
             "messages whose sender is not a participant of their thread": f"""
                 SELECT COUNT(*) FROM {message} m JOIN {thread} t ON t.id = m.thread_id
