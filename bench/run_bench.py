@@ -548,15 +548,13 @@ def scale_table(scale: dict) -> list[str]:
 
 
 def comparison_table(small: dict, large: dict) -> list[str]:
+    small_label, large_label = small["label"], large["label"]
     lines = [
         f"### {large['messages']:,} against {small['messages']:,} messages",
         "",
         f"Targets: at {large['messages']:,} messages, throughput at least {FLOOR_SHARE_TARGET} of the floor; "
         f"p50 at most {LATENCY_RATIO_TARGET} x the p50 at {small['messages']:,} (a deep `?offset=` page is exempt).",
         "",
-    ]
-    small_label, large_label = small["label"], large["label"]
-    lines += [
         f"| Endpoint | p50 ms ({small_label}) | p50 ms ({large_label}) | p50 {large_label}/{small_label} "
         f"| p99 {large_label}/{small_label} | x floor ({small_label}) | x floor ({large_label}) | Targets |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",

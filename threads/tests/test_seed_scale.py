@@ -132,7 +132,7 @@ def test_seed_scale_stops_at_a_derived_field_it_does_not_know(monkeypatch):
         ("message_count", F("message_count") + 1, "message_count"),
     ],
 )
-def test_seed_scale_refuses_to_commit_a_wrong_counter(column, broken, invariant):
+def test_seed_scale_verification_catches_a_wrong_counter(column, broken, invariant):
     seed(*TINY)
     hot_thread = Thread.objects.order_by("-message_count").first()
     Thread.objects.filter(pk=hot_thread.pk).update(**{column: broken})
