@@ -251,25 +251,29 @@ def threads_delete(*, threads: QuerySet[Thread]) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    members: dict[int, list[int]] = {pk: [] for pk in locked}
-    for thread_id, user_id in Membership.objects.filter(thread_id__in=locked).values_list("thread_id", "user_id"):
-        members[thread_id].append(user_id)
-    # Django's cascade deletes each thread's messages and memberships in one
-    # statement each (nothing refers to them that would need a fetch).
-    deleted = Thread.objects.filter(pk__in=locked).delete()[1]
-    events.threads_deleted(members)
-    return deleted.get(Thread._meta.label, 0)
+    return _delete_locked_threads(locked)
 
 
 @transaction.atomic
 def thread_delete(*, thread: Thread, actor: AbstractBaseUser | None = None) -> None:
     """Delete one thread and everything in it: a direct thread by either
     participant, a group by its owner; with no `actor`, staff (no check)."""
-    if actor is not None:
-        locked = _lock_as_member(thread, actor)
-        if not can_delete_thread(thread=thread, role=locked["role"]):
-            raise PermissionDenied("Only the group's owner may delete it; members leave it instead.")
-    threads_delete(threads=Thread.objects.filter(pk=thread.pk))
+    locked = _lock_for(thread, actor)
+    if actor is not None and not can_delete_thread(thread=thread, role=locked["role"]):
+        raise PermissionDenied("Only the group's owner may delete it; members leave it instead.")
+    _delete_locked_threads([thread.pk])
+
+
+def _delete_locked_threads(thread_ids: list[int]) -> int:
+    """Delete threads whose rows the caller has locked, and tell their members."""
+    members: dict[int, list[int]] = {pk: [] for pk in thread_ids}
+    for thread_id, user_id in Membership.objects.filter(thread_id__in=thread_ids).values_list("thread_id", "user_id"):
+        members[thread_id].append(user_id)
+    # Django's cascade deletes each thread's messages and memberships in one
+    # statement each (nothing refers to them that would need a fetch).
+    deleted = Thread.objects.filter(pk__in=thread_ids).delete()[1]
+    events.threads_deleted(members)
+    return deleted.get(Thread._meta.label, 0)
 
 
 # Members.
@@ -355,7 +359,7 @@ def member_remove(*, thread: Thread, actor: AbstractBaseUser | None, user_id: in
     if actor is not None and not can_remove_member(user=actor, role=locked["role"], target=target):
         raise PermissionDenied("You may not remove this member.")
     if locked["member_count"] <= 1:
-        threads_delete(threads=Thread.objects.filter(pk=thread.pk))
+        _delete_locked_threads([thread.pk])
         return
     Membership.objects.filter(pk=target.pk).delete()
     Thread.objects.filter(pk=thread.pk).update(member_count=F("member_count") - 1)
@@ -494,7 +498,7 @@ def message_delete(*, message: Message, actor: AbstractBaseUser) -> None:
     locked = _lock_as_member(message.thread, actor)
     if not can_delete_message(user=actor, message=message, role=locked["role"]):
         raise PermissionDenied("Only the sender of a message (or a group's owner and admins) may delete it.")
-    messages_delete(messages=Message.objects.filter(pk=message.pk))
+    _delete_messages_of_locked_thread(message.thread, [message.pk])
 
 
 @transaction.atomic
@@ -506,26 +510,31 @@ def messages_delete(*, messages: QuerySet[Message]) -> int:
     # Lock the threads in id order, as every write locks one, so that counts
     # and concurrent sends stay consistent and locks never deadlock.
     locked = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").only("kind")
-    deleted_total = 0
+    deleted = 0
     for thread in locked:
         message_ids = list(messages.filter(thread_id=thread.pk).values_list("pk", flat=True))
-        # Before the rows go: each member loses the doomed messages that were unread for them.
-        unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
-        if thread.is_group:
-            unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
-        else:
-            unread_for_member = unread_for_member.filter(is_read=False)
-        gone = unread_for_member.order_by().values("thread").annotate(n=Count("id")).values("n")
-        Membership.objects.filter(thread=thread).update(
-            unread_count=Greatest(F("unread_count") - Coalesce(Subquery(gone), 0), 0)
-        )
-        deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
-        Thread.objects.filter(pk=thread.pk).update(
-            message_count=_decrement("message_count", deleted), last_message=Subquery(_newest(thread.pk))
-        )
-        events.messages_deleted(thread=thread, message_ids=message_ids)
-        deleted_total += deleted
-    return deleted_total
+        deleted += _delete_messages_of_locked_thread(thread, message_ids)
+    return deleted
+
+
+def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) -> int:
+    """Delete these messages of a thread whose row the caller has locked."""
+    # Before the rows go: each member loses the doomed messages that were unread for them.
+    unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
+    if thread.is_group:
+        unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
+    else:
+        unread_for_member = unread_for_member.filter(is_read=False)
+    gone = unread_for_member.order_by().values("thread").annotate(n=Count("id")).values("n")
+    Membership.objects.filter(thread=thread).update(
+        unread_count=Greatest(F("unread_count") - Coalesce(Subquery(gone), 0), 0)
+    )
+    deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
+    Thread.objects.filter(pk=thread.pk).update(
+        message_count=_decrement("message_count", deleted), last_message=Subquery(_newest(thread.pk))
+    )
+    events.messages_deleted(thread=thread, message_ids=message_ids)
+    return deleted
 
 
 def _decrement(field: str, amount: int):

@@ -10,6 +10,7 @@ from django.db.models import Q
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from threads import services
 from threads.models import Message, Thread
 from threads.tests.contract import ContractAPIClient
 from threads.tests.counters import assert_counters_exact
@@ -74,7 +75,7 @@ def test_twenty_simultaneous_creates_for_one_pair_make_one_thread_and_all_get_it
 def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_counted_exactly():
     users = [User.objects.create_user(f"user{i}") for i in range(10)]
     # Ten threads in a ring, so every user is in two threads and gets messages from two people.
-    threads = [Thread.objects.create(user_low=users[i], user_high=users[(i + 1) % 10]) for i in range(10)]
+    threads = [services.thread_get_or_create(user=users[i], other=users[(i + 1) % 10])[0] for i in range(10)]
     sends = [(threads[i % 10], threads[i % 10].pair[(i // 10) % 2]) for i in range(200)]
 
     responses = run_at_once(
@@ -105,7 +106,7 @@ def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_coun
 def test_simultaneous_retries_of_one_client_id_store_one_message():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
-    thread = Thread.objects.create(user_low=alice, user_high=bob)
+    thread = services.thread_get_or_create(user=alice, other=bob)[0]
     for round_number in range(5):  # five rounds: see the creates test
         body = {"text": f"sent over a flaky network {round_number}", "client_id": str(uuid.uuid4())}
 
@@ -123,7 +124,7 @@ def test_simultaneous_retries_of_one_client_id_store_one_message():
 def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
-    thread = Thread.objects.create(user_low=alice, user_high=bob)
+    thread = services.thread_get_or_create(user=alice, other=bob)[0]
     sends = 150
     marked_counts = []
     sending_done = threading.Event()
@@ -173,7 +174,7 @@ def test_deleting_a_thread_while_its_participants_send_and_delete_never_fails():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
     for _ in range(3):  # each round deletes the thread, so the next starts afresh
-        thread = Thread.objects.create(user_low=alice, user_high=bob)
+        thread = services.thread_get_or_create(user=alice, other=bob)[0]
         base = f"/api/threads/{thread.pk}/"
         first, second = (
             bearer(bob).post(f"{base}messages/", {"text": text}, format="json").json()["id"] for text in ("a", "b")
