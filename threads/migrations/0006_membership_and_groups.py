@@ -2,7 +2,7 @@
 positions and unread counts. Existing (direct) threads get their two rows,
 with each participant's unread count moved from the thread's
 unread_low/unread_high and a read position from the messages: the newest
-message they sent or, sent to them, have read. Group threads are new.
+message sent to them that they have read. Group threads are new.
 
 Reversible for the direct threads it started from: going back deletes group
 threads and puts the counters back on the thread.
@@ -12,7 +12,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 PARTICIPANT_VIEW_SQL = """
@@ -89,10 +89,10 @@ def create_memberships(apps, schema_editor):
     Membership = apps.get_model("threads", "Membership")
 
     def read_position(user_column):
-        # What the user has seen: everything they sent, and what was sent to
-        # them and is read (in a direct thread, `is_read` is the recipient's).
-        seen = Message.objects.filter(thread=OuterRef("pk")).filter(Q(sender_id=OuterRef(user_column)) | Q(is_read=True))
-        return Coalesce(Subquery(seen.order_by("-id").values("id")[:1]), 0)
+        # The newest message sent to the user that they have read (in a
+        # direct thread, `is_read` is the recipient's), as marking read moves it.
+        read = Message.objects.filter(thread=OuterRef("pk"), is_read=True).exclude(sender_id=OuterRef(user_column))
+        return Coalesce(Subquery(read.order_by("-id").values("id")[:1]), 0)
 
     rows = (
         Thread.objects.annotate(low_read=read_position("user_low_id"), high_read=read_position("user_high_id"))

@@ -12,7 +12,6 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
 
-
 _generating = threading.Lock()
 
 

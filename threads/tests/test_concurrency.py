@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -230,3 +231,45 @@ def test_a_send_commits_while_another_request_is_still_reading():
 
     assert response.status_code == 201
     assert Message.objects.filter(thread_id=thread).count() == 4
+
+
+@override_settings(CHAT_GROUP_MAX_MEMBERS=30)
+def test_twenty_simultaneous_adds_to_a_group_with_room_for_ten_admit_exactly_ten():
+    owner = User.objects.create_user("owner")
+    # Five rounds, each a new group with 10 places left, raced for by 20 newcomers.
+    for round_number in range(5):
+        members = [User.objects.create_user(f"m{round_number}-{n}") for n in range(19)]
+        group = services.group_create(owner=owner, title=f"Crew {round_number}", members=members)
+        newcomers = [User.objects.create_user(f"new{round_number}-{n}") for n in range(20)]
+
+        responses = run_at_once(
+            20,
+            lambda i, group=group, newcomers=newcomers: bearer(owner).post(
+                f"/api/threads/{group.pk}/members/", {"user": newcomers[i].pk}, format="json"
+            ),
+        )
+
+        assert sorted(r.status_code for r in responses) == [201] * 10 + [400] * 10
+        assert all("full" in r.json()["user"][0] for r in responses if r.status_code == 400)
+        group.refresh_from_db()
+        assert group.member_count == group.memberships.count() == 30
+
+
+def test_owner_and_admin_leaving_at_once_leave_exactly_one_owner():
+    owner, admin, member = (User.objects.create_user(name) for name in ("owner", "admin", "member"))
+    for round_number in range(5):
+        group = services.group_create(owner=owner, title=f"Crew {round_number}", members=[admin, member])
+        services.member_set_role(thread=group, actor=owner, user_id=admin.pk, role="admin")
+        leavers = [owner, admin]
+
+        responses = run_at_once(
+            2,
+            lambda i, group=group, leavers=leavers: bearer(leavers[i]).delete(
+                f"/api/threads/{group.pk}/members/{leavers[i].pk}/"
+            ),
+        )
+
+        assert [r.status_code for r in responses] == [204, 204]
+        assert list(group.memberships.values_list("user__username", "role")) == [("member", "owner")]
+        group.refresh_from_db()
+        assert group.member_count == 1
