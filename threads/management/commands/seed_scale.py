@@ -16,9 +16,8 @@ and checks them with SQL before it commits:
 * every member's `unread_count` is exact: in a direct thread the messages
   from the other participant with `is_read` False, in a group the messages
   from others newer than the member's read position (`last_read_message_id`);
-* read positions lie between 0 and the thread's last message; in a direct
-  thread no read message to the member lies past it, in a group none of the
-  member's own messages does (sending moves a group sender's position);
+* read positions lie between 0 and the thread's last message; in a group
+  none of the member's own messages lies past it (a send moves it there);
 * a group has exactly one owner and 1 to CHAT_GROUP_MAX_MEMBERS members; its
   messages' `is_read` is NULL (a direct message's never is);
 * every sender is a member of the message's thread, every text non-empty.
@@ -63,7 +62,7 @@ import time
 from array import array
 from datetime import UTC, timedelta
 from itertools import islice
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -128,6 +127,15 @@ MESSAGE_VALUES = {"id": 0, "thread": 1, "sender": 2, "text": 3, "created": 4, "i
 # An unknown field whose name matches this holds state derived from other
 # rows: filling it with its default would silently break an invariant.
 DERIVED_FIELD = re.compile(r"unread|last_message|last_read|count|newest|latest")
+
+
+class Constant:
+    """A column's value that is the same in every row."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
 
 
 class ThreadPlan:
@@ -583,25 +591,32 @@ class Command(BaseCommand):
     # ------------------------------------------------------------- the writes
 
     def insert_threads(self, threads: list[ThreadPlan]) -> None:
-        values = {}
+        connection = self.connection
+        columns, getters = [], []
         for field in Thread._meta.concrete_fields:
+            columns.append(connection.ops.quote_name(field.column))
             if field.name in THREAD_VALUES:
-                values[field.attname] = THREAD_VALUES[field.name]
+                get = attrgetter(THREAD_VALUES[field.name])
+                if field.get_internal_type() == "DateTimeField" and connection.vendor != "postgresql":
+                    get = compose(connection.ops.adapt_datetimefield_value, get)
+                getters.append(get)
             elif DERIVED_FIELD.search(field.name):
                 raise CommandError(
                     f"seed_scale does not know how to fill Thread.{field.name}; add it to THREAD_VALUES "
                     f"in {__name__} (a ThreadPlan attribute)."
                 )
-            elif self.verbosity > 1:
-                self.log(f"Thread.{field.name}: its default")
-        getters = {attname: self.plan_getter(attr) for attname, attr in values.items()}
-        objects = [Thread(**{attname: get(t) for attname, get in getters.items()}) for t in threads]
-        Thread._default_manager.using(self.connection.alias).bulk_create(objects, batch_size=2000)
-        self.log(f"{len(threads)} threads")
-
-    @staticmethod
-    def plan_getter(attr: str):
-        return lambda plan: getattr(plan, attr)
+            elif field.has_default() or field.null:
+                if self.verbosity > 1:
+                    self.log(f"Thread.{field.name}: {'its default' if field.has_default() else 'NULL'}")
+                make = self.default_maker(field)
+                getters.append(ignoring_plan(lambda value=make.value: value) if isinstance(make, Constant)
+                               else ignoring_plan(make))  # fmt: skip
+            else:
+                raise CommandError(
+                    f"Thread.{field.name} has no default and is not nullable; add it to THREAD_VALUES in {__name__}."
+                )
+        rows = (tuple(get(plan) for get in getters) for plan in threads)
+        self.write_rows(Thread, columns, rows, len(threads), "threads")
 
     def row_columns(self, model, known: dict):
         """The columns of `model` to write, and how to make each from a generated row: an index
@@ -630,13 +645,13 @@ class Command(BaseCommand):
         return columns, sources
 
     def default_maker(self, field):
+        """A function making the field's default for each row, or a `Constant` when it never changes."""
         connection = self.connection
         if not field.has_default():
-            return lambda: None
+            return Constant(None)
         if callable(field.default):
             return lambda: field.get_db_prep_save(field.default(), connection)
-        value = field.get_db_prep_save(field.get_default(), connection)
-        return lambda: value
+        return Constant(field.get_db_prep_save(field.get_default(), connection))
 
     def datetime_maker(self, base):
         """Microseconds since `base` -> the value the driver writes for a DateTimeField."""
@@ -724,7 +739,15 @@ class Command(BaseCommand):
             if sources == list(range(width)):
                 return rows
             return map(itemgetter(*sources), rows)
-        return (tuple(row[s] if isinstance(s, int) else s() for s in sources) for row in rows)
+        known = len(sources) - sum(1 for s in sources if isinstance(s, Constant))
+        if sources[:known] == list(range(width)) and all(isinstance(s, Constant) for s in sources[known:]):
+            # The usual case (a new nullable field, such as Message.client_id): a constant tail.
+            tail = tuple(s.value for s in sources[known:])
+            return (row + tail for row in rows)
+        return (
+            tuple(row[s] if isinstance(s, int) else s.value if isinstance(s, Constant) else s() for s in sources)
+            for row in rows
+        )
 
     def insert_messages(self, rng: random.Random, threads: list[ThreadPlan], keys, base) -> None:
         columns, sources = self.row_columns(Message, MESSAGE_VALUES)
@@ -822,11 +845,6 @@ class Command(BaseCommand):
             "memberships whose read position is past their thread's last message": f"""
                 SELECT COUNT(*) FROM {member} mb JOIN {thread} t ON t.id = mb.thread_id
                 WHERE mb.last_read_message_id < 0 OR mb.last_read_message_id > COALESCE(t.last_message_id, 0)""",
-            "direct memberships with a read message to them past their read position": f"""
-                SELECT COUNT(*) FROM {member} mb
-                JOIN (SELECT thread_id, sender_id, MAX(id) AS newest FROM {message} WHERE is_read
-                      GROUP BY thread_id, sender_id) r ON r.thread_id = mb.thread_id AND r.sender_id <> mb.user_id
-                WHERE mb.direct_slot IS NOT NULL AND r.newest > mb.last_read_message_id""",
             "group memberships with a message of their own past their read position": f"""
                 SELECT COUNT(*) FROM {member} mb
                 JOIN (SELECT m.thread_id, m.sender_id, MAX(m.id) AS newest FROM {message} m
@@ -868,6 +886,14 @@ class Command(BaseCommand):
                 if not self.connection.in_atomic_block:
                     cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.log("statistics updated")
+
+
+def compose(outer, inner):
+    return lambda value: outer(inner(value))
+
+
+def ignoring_plan(make):
+    return lambda plan: make()
 
 
 def build_texts(rng: random.Random, count: int) -> list[str]:
