@@ -217,6 +217,11 @@ def _thread_update(**changes):
     return broken
 
 
+def _group_message_with_a_flag():
+    message = Message.objects.filter(thread__kind=Thread.Kind.GROUP).order_by("id").first()
+    Message.objects.filter(pk=message.pk).update(is_read=False)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("broken", "invariant"),
@@ -226,8 +231,9 @@ def _thread_update(**changes):
         (_thread_update(member_count=F("member_count") + 1), "1 threads whose member_count"),
         (_thread_update(last_message=None), "1 threads whose last_message"),
         (_thread_update(message_count=F("message_count") + 1), "1 threads whose message_count"),
+        (_group_message_with_a_flag, "1 messages whose is_read is not NULL in a group"),
     ],
-    ids=["direct unread_count", "group unread_count", "member_count", "last_message", "message_count"],
+    ids=["direct unread_count", "group unread_count", "member_count", "last_message", "message_count", "group is_read"],
 )
 def test_seed_scale_verification_catches_a_wrong_counter(broken, invariant):
     seed(*GROUPS)

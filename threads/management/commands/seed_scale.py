@@ -856,8 +856,10 @@ class Command(BaseCommand):
                 WHERE NOT EXISTS (SELECT 1 FROM {member} mb WHERE mb.thread_id = m.thread_id
                                   AND mb.user_id = m.sender_id)""",
             "messages whose is_read is not NULL in a group, or NULL in a direct thread": f"""
-                SELECT COUNT(*) FROM {message} m JOIN {thread} t ON t.id = m.thread_id
-                WHERE (t.kind = '{GROUP}' AND m.is_read IS NOT NULL) OR (t.kind = '{DIRECT}' AND m.is_read IS NULL)""",
+                SELECT (SELECT COUNT(*) FROM {message} m WHERE m.is_read IS NULL
+                        AND m.thread_id NOT IN (SELECT id FROM {thread} WHERE kind = '{GROUP}'))
+                     + (SELECT COUNT(*) FROM {message} m WHERE m.is_read IS NOT NULL
+                        AND m.thread_id IN (SELECT id FROM {thread} WHERE kind = '{GROUP}'))""",
             "messages with an empty text": f"SELECT COUNT(*) FROM {message} WHERE text = ''",
         }
         with self.connection.cursor() as cursor:
