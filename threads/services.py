@@ -411,8 +411,8 @@ def message_get_or_create(
 
     A retried send (same sender, thread and client_id) gets the original
     message back as it is now, whatever text the retry carries. Sending
-    moves the sender's read position to their message (they have seen the
-    thread) and adds one to every other member's unread count.
+    adds one to every other member's unread count and, in a group, moves
+    the sender's read position to their message (they have seen the thread).
     """
     check_message_text(text)
     # The lock makes concurrent sends take their timestamps (and ids) in
