@@ -10,6 +10,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from accounts.services import check_new_username
+
 from .models import Message, Thread
 from .selectors import MAX_ID
 from .services import check_message_text
@@ -107,9 +109,12 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "password"]
 
     def validate_username(self, value: str) -> str:
-        # Usernames differ by more than case, so nobody can pose as "Alice" next to "alice".
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+        # Usernames differ by more than case, form or look-alike characters, so
+        # nobody can pose as "alice" in upper case, fullwidth or with a Cyrillic "a" (accounts.usernames).
+        try:
+            check_new_username(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
         return value
 
     def validate(self, attrs):

@@ -9,4 +9,5 @@ from threads.tests.conftest import (  # noqa: F401
     make_user,
     staff,
     thread,
+    thread_viewer,
 )
