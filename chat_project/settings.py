@@ -264,6 +264,8 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Rotation: one winner among concurrent refreshes of one token (accounts/tokens.py).
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
 }
 
 # Real-time events (threads/events.py). In memory by default: one server
