@@ -264,9 +264,17 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    # Rotation: one winner among concurrent refreshes of one token (accounts/tokens.py).
+    # accounts/tokens.py: tokens carry the login time (auth_time) through
+    # rotations; rotation has one winner among concurrent refreshes of one token.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    # Tokens carry a hash of the user's password hash, checked on every use:
+    # a password change ends every token issued before it at once.
+    "CHECK_REVOKE_TOKEN": True,
 }
+# However often a session is refreshed, the user logs in again this long
+# after logging in with a password.
+JWT_REFRESH_MAX_LIFETIME = timedelta(days=env_int("JWT_REFRESH_MAX_LIFETIME_DAYS", 30))
 
 # Real-time events (threads/events.py). In memory by default: one server
 # process, nothing to install. With REDIS_URL set, events go through Redis, so

@@ -24,6 +24,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.tokens import password_claim_matches
+
 from . import events
 from .selectors import parse_id, threads_visible_to
 
@@ -97,6 +99,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 token = None
             if token is not None:
                 user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
+            if user is not None and not password_claim_matches(token, user):
+                user = None  # issued before a password change
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
