@@ -218,12 +218,16 @@ REST_FRAMEWORK = {
 }
 
 # Requests allowed per client address (token, registration) or per user
-# (sending messages), as "<number>/<second|minute|hour|day>". Over the rate,
-# the answer is 429 with Retry-After.
+# (the rest), as "<number>/<second|minute|hour|day>". Over the rate, the
+# answer is 429 with Retry-After.
 CHAT_THROTTLE_RATES = {
     "token": os.environ.get("CHAT_THROTTLE_TOKEN", "20/minute"),
     "register": os.environ.get("CHAT_THROTTLE_REGISTER", "10/hour"),
     "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "60/minute"),
+    "message_edit": os.environ.get("CHAT_THROTTLE_MESSAGE_EDIT", "30/minute"),
+    "delete": os.environ.get("CHAT_THROTTLE_DELETE", "30/minute"),
+    "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
+    "thread_create": os.environ.get("CHAT_THROTTLE_THREAD_CREATE", "30/hour"),
 }
 
 SPECTACULAR_SETTINGS = {

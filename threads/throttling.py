@@ -1,4 +1,5 @@
-"""Rate limits (DRF throttles). Rates come from settings.CHAT_THROTTLE_RATES,
+"""Rate limits (DRF throttles): per client address before authentication,
+per user after it. Rates come from settings.CHAT_THROTTLE_RATES,
 read on every request, so a deployment (or a test) can change them. Counts
 live in the default cache: per process in memory, or shared through Redis
 when REDIS_URL is set."""
@@ -31,10 +32,52 @@ class RegistrationThrottle(ClientAddressThrottle):
     scope = "register"
 
 
-class MessageSendThrottle(ChatRateThrottle):
-    """Sending messages, per user (the view requires authentication)."""
-
-    scope = "message_send"
+class UserThrottle(ChatRateThrottle):
+    """Per user (the views require authentication)."""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class MessageSendThrottle(UserThrottle):
+    """Sending messages."""
+
+    scope = "message_send"
+
+
+class MessageEditThrottle(UserThrottle):
+    """Editing messages: each edit pushes the whole text to the other participant."""
+
+    scope = "message_edit"
+
+
+class DeleteThrottle(UserThrottle):
+    """Deleting messages and threads."""
+
+    scope = "delete"
+
+
+class MarkReadThrottle(UserThrottle):
+    """Marking a message or a whole thread read."""
+
+    scope = "mark_read"
+
+
+class ThreadCreateThrottle(UserThrottle):
+    """Starting threads (or getting the one a pair already has)."""
+
+    scope = "thread_create"
+
+
+# The throttle of each view action that has one.
+MESSAGE_THROTTLES = {
+    "create": MessageSendThrottle,
+    "partial_update": MessageEditThrottle,
+    "destroy": DeleteThrottle,
+    "mark_as_read": MarkReadThrottle,
+}
+THREAD_THROTTLES = {"create": ThreadCreateThrottle, "destroy": DeleteThrottle, "mark_as_read": MarkReadThrottle}
+
+
+def throttles_for(table: dict, action: str | None) -> list:
+    return [table[action]()] if action in table else []

@@ -36,7 +36,7 @@ from .serializers import (
     UserSerializer,
     UserSummarySerializer,
 )
-from .throttling import MessageSendThrottle, RegistrationThrottle, TokenThrottle
+from .throttling import MESSAGE_THROTTLES, THREAD_THROTTLES, RegistrationThrottle, TokenThrottle, throttles_for
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ class ThreadViewSet(
 
     def get_queryset(self):
         return selectors.threads_for_user(user=self.list_owner())
+
+    def get_throttles(self):
+        return throttles_for(THREAD_THROTTLES, self.action)
 
     def list_owner(self):
         """Whose threads to list: the caller, or with threads.view_thread, `?user=<id>`."""
@@ -238,7 +241,7 @@ class MessageViewSet(
     forbidding_actions = {"partial_update", "destroy", "mark_as_read"}
 
     def get_throttles(self):
-        return [MessageSendThrottle()] if self.action == "create" else []
+        return throttles_for(MESSAGE_THROTTLES, self.action)
 
     def get_permissions(self):
         if self.action in {"partial_update", "destroy"}:
