@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Failed admin logins, per address and per username (accounts/admin_login.py).
+    "accounts.admin_login.AdminLoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -279,6 +281,13 @@ SIMPLE_JWT = {
 # However often a session is refreshed, the user logs in again this long
 # after logging in with a password.
 JWT_REFRESH_MAX_LIFETIME = timedelta(days=env_int("JWT_REFRESH_MAX_LIFETIME_DAYS", 30))
+
+# The admin's login form: after this many failed logins, per client address
+# or per username, further attempts get a 429 for the lockout's minutes
+# (counted from the first failure). `manage.py admin_login_unlock` clears them.
+ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME", 5)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15)
 
 # Real-time events (threads/events.py). In memory by default: one server
 # process, nothing to install. With REDIS_URL set, events go through Redis, so
