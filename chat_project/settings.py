@@ -212,8 +212,8 @@ REST_FRAMEWORK = {
     # Each throttled view names its own classes (threads/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [],
     # The client address is REMOTE_ADDR, never a client-supplied
-    # X-Forwarded-For; behind a proxy, uvicorn's --proxy-headers sets
-    # REMOTE_ADDR from the proxy's header.
+    # X-Forwarded-For; behind a proxy, uvicorn sets REMOTE_ADDR from the
+    # header of the proxies in FORWARDED_ALLOW_IPS only (scripts/serve.sh).
     "NUM_PROXIES": 0,
     # Answers are JSON; no ?format= switches the renderer (an unknown one was a 404).
     "URL_FORMAT_OVERRIDE": None,
