@@ -10,12 +10,18 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from django.db.models.signals import post_init, post_save
+        from django.db.models.signals import post_delete, post_init, post_save
 
         from . import checks, schema  # noqa: F401 (register the system checks and schema extensions)
-        from .signals import keep_canonical_name, remember_password_hash, revoke_sessions_on_password_change
+        from .signals import (
+            end_sessions_on_delete,
+            end_sessions_on_password_change_or_deactivation,
+            keep_canonical_name,
+            remember_password_hash,
+        )
 
         user = settings.AUTH_USER_MODEL
         post_save.connect(keep_canonical_name, sender=user, dispatch_uid="canonical-name")
         post_init.connect(remember_password_hash, sender=user, dispatch_uid="remember-password-hash")
-        post_save.connect(revoke_sessions_on_password_change, sender=user, dispatch_uid="revoke-on-password-change")
+        post_save.connect(end_sessions_on_password_change_or_deactivation, sender=user, dispatch_uid="end-sessions")
+        post_delete.connect(end_sessions_on_delete, sender=user, dispatch_uid="end-sessions-on-delete")

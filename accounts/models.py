@@ -16,3 +16,16 @@ class UserCanonicalName(models.Model):
 
     def __str__(self):
         return self.canonical
+
+
+class SessionCutoff(models.Model):
+    """When the user last logged out everywhere: tokens issued before it are
+    refused by the WebSocket and on refresh (accounts.tokens.token_still_valid)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="session_cutoff"
+    )
+    not_before = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.user_id}: {self.not_before.isoformat()}"

@@ -1,9 +1,14 @@
 """Account rules used by the API (threads/serializers.py, threads/views.py)."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from threads import events
 
 from . import usernames
-from .models import UserCanonicalName
+from .models import SessionCutoff, UserCanonicalName
+from .tokens import revoke_refresh_tokens
 
 USERNAME_MAX_LENGTH = 150  # auth.User.username
 
@@ -25,3 +30,20 @@ def check_new_username(name: str) -> None:
         raise ValidationError("A user with that username already exists.")
     if UserCanonicalName.objects.filter(skeleton=usernames.skeleton(name)).exists():
         raise ValidationError("This username looks too much like an existing one; choose another.")
+
+
+def end_sessions(user_id: int) -> None:
+    """Blacklist the user's refresh tokens and close their open WebSockets on
+    every server process (after commit). Called on a password change,
+    deactivation and deletion (accounts.signals) and by log_out_everywhere."""
+    revoke_refresh_tokens(user_id)
+    events.user_sessions_ended(user_id)
+
+
+@transaction.atomic
+def log_out_everywhere(user) -> None:
+    """End every session of the user: refresh tokens blacklisted, sockets
+    closed, and access tokens issued until now refused by the WebSocket and on
+    refresh (REST requests accept them for the rest of their short lifetime)."""
+    SessionCutoff.objects.update_or_create(user=user, defaults={"not_before": timezone.now()})
+    end_sessions(user.pk)

@@ -42,6 +42,20 @@ def password_claim_matches(token, user) -> bool:
     return token.get(api_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)
 
 
+def token_still_valid(token, user) -> bool:
+    """Whether `token` was issued under the user's current password and after
+    the user last logged out everywhere (one query: the WebSocket's
+    authentication and refresh ask; REST requests check only the password,
+    for free, and let a token live out its short lifetime)."""
+    from .models import SessionCutoff
+
+    if not password_claim_matches(token, user):
+        return False
+    cutoff = SessionCutoff.objects.filter(user_id=user.pk).values_list("not_before", flat=True).first()
+    # iat is in whole seconds: a token from the cutoff's own second is refused too.
+    return cutoff is None or token.get("iat", 0) > datetime_to_epoch(cutoff)
+
+
 class RefreshToken(tokens.RefreshToken):
     @classmethod
     def for_user(cls, user):
@@ -67,8 +81,10 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
         user = get_user_model().objects.filter(pk=refresh.payload.get(api_settings.USER_ID_CLAIM)).first()
         if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
-        if not password_claim_matches(refresh, user):
-            raise AuthenticationFailed(_("The user's password has changed; log in again."), "password_changed")
+        if not token_still_valid(refresh, user):
+            raise AuthenticationFailed(
+                _("The session was ended (a password change or a log-out everywhere); log in again."), "session_ended"
+            )
         auth_time = refresh.payload.get(AUTH_TIME_CLAIM)
         if not isinstance(auth_time, int):
             raise AuthenticationFailed(_("Token has no login time; log in again."), "token_not_valid")

@@ -6,7 +6,9 @@ on a WebSocket and query strings end up in access logs, so the token travels
 in a frame. Until it is accepted nothing is delivered; a bad, expired or
 missing (AUTH_TIMEOUT) token closes the socket with code 4401. The socket also
 closes with 4401 when the token expires: the client reconnects with a fresh
-one and catches up with `GET .../messages/?after=<last id>`.
+one and catches up with `GET .../messages/?after=<last id>`. And at once, on
+every server process, when the user is deactivated, changes password or logs
+out everywhere (events.user_sessions_ended).
 
 Origins are not checked: the socket carries no cookie or other ambient
 credential, so a page on another site gains nothing without a token.
@@ -24,7 +26,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.tokens import password_claim_matches
+from accounts.tokens import token_still_valid
 
 from . import events
 from .selectors import parse_id, threads_visible_to
@@ -99,8 +101,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 token = None
             if token is not None:
                 user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
-            if user is not None and not password_claim_matches(token, user):
-                user = None  # issued before a password change
+            if user is not None and not await database_sync_to_async(token_still_valid)(token, user):
+                user = None  # issued before a password change or a log-out everywhere
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
@@ -158,6 +160,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return None
 
     # Events from the channel layer (threads/events.py).
+
+    async def session_end(self, message):
+        """The user was deactivated, changed password or logged out everywhere (events.user_sessions_ended)."""
+        await self.close(code=UNAUTHORIZED)
 
     async def chat_events(self, message):
         for event in message["events"]:

@@ -162,3 +162,17 @@ def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
 def _other(thread: Thread, user_id: int) -> int:
     low, high = thread.pair_ids
     return high if user_id == low else low
+
+
+def user_sessions_ended(user_id: int) -> None:
+    """After the current transaction commits, close every open WebSocket of the
+    user, on every server process (the consumer closes with 4401): the user
+    was deactivated, changed password or logged out everywhere
+    (accounts/signals.py, accounts/services.py)."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.end"})
+
+    transaction.on_commit(send, robust=True)

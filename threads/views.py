@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
+from accounts.services import log_out_everywhere
+
 from . import selectors, services
 from .filters import BoundedSearchFilter
 from .pagination import MessagePagination
@@ -99,6 +101,20 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Log out everywhere: end every session of the caller",
+        description=(
+            "Every refresh token of the caller stops working, every open WebSocket closes with 4401, and access "
+            "tokens issued until now are refused by the WebSocket (REST accepts them until they expire)."
+        ),
+        request=None,
+        responses={204: OpenApiResponse(description="Done.")},
+    )
+    @action(detail=False, methods=["post"], url_path="me/logout_everywhere", url_name="logout-everywhere")
+    def logout_everywhere(self, request):
+        log_out_everywhere(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
