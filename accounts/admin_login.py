@@ -7,17 +7,23 @@ with Retry-After, before any password is hashed, until
 ADMIN_LOGIN_LOCKOUT_MINUTES after the first of those failures; the right
 password then does not get in either. The counts live in the default cache
 (shared through Redis when REDIS_URL is set). `manage.py
-admin_login_unlock` clears them (README, "Security").
+admin_login_unlock` clears them (README, "Security"). With the cache
+unreachable the limit fails open (logged), like the API's.
 """
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.urls import reverse
 
+from chat_project.outages import REDIS_ERRORS
+
 from .usernames import canonical
+
+logger = logging.getLogger(__name__)
 
 
 def address_key(address: str) -> str:
@@ -51,19 +57,30 @@ class AdminLoginThrottleMiddleware:
             address_key(request.META.get("REMOTE_ADDR", "")): settings.ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS,
             username_key(request.POST.get("username", "")): settings.ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME,
         }
-        counts = cache.get_many(list(limits))
+        try:
+            counts = cache.get_many(list(limits))
+        except REDIS_ERRORS:
+            logger.warning("Admin login limit not applied: the cache is unreachable", exc_info=True)
+            return self.get_response(request)
         if any(counts.get(key, 0) >= limit for key, limit in limits.items()):
             return self.refuse()
         response = self.get_response(request)
         # The login view redirects when it logs in; it renders the form again when it does not.
         if response.status_code == 200:
-            for key in limits:
-                if not cache.add(key, 1, timeout=lockout_seconds()):
-                    try:
-                        cache.incr(key)
-                    except ValueError:  # expired between add and incr
-                        cache.add(key, 1, timeout=lockout_seconds())
+            try:
+                self.count_failure(list(limits))
+            except REDIS_ERRORS:
+                logger.warning("Admin login failure not counted: the cache is unreachable", exc_info=True)
         return response
+
+    @staticmethod
+    def count_failure(keys: list[str]) -> None:
+        for key in keys:
+            if not cache.add(key, 1, timeout=lockout_seconds()):
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.add(key, 1, timeout=lockout_seconds())
 
     @staticmethod
     def refuse() -> HttpResponse:

@@ -221,5 +221,11 @@ class PingSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    status = serializers.ChoiceField(
+        choices=["ok", "degraded", "unavailable"],
+        help_text="unavailable: the database is down (503); degraded: only Redis is (200: sends still work).",
+    )
     database = serializers.ChoiceField(choices=["ok", "unreachable"])
+    redis = serializers.ChoiceField(
+        choices=["ok", "unreachable", "not_configured"], help_text="not_configured: no REDIS_URL (in-memory)."
+    )

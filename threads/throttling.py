@@ -4,13 +4,29 @@ read on every request, so a deployment (or a test) can change them. Counts
 live in the default cache: per process in memory, or shared through Redis
 when REDIS_URL is set."""
 
+import logging
+
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from chat_project.outages import REDIS_ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 class ChatRateThrottle(SimpleRateThrottle):
     def get_rate(self):
         return settings.CHAT_THROTTLE_RATES[self.scope]
+
+    def allow_request(self, request, view):
+        """Fail open: with the cache (Redis) unreachable, the request goes
+        through uncounted, and a warning is logged; an outage of the
+        counters must not become an outage of the API."""
+        try:
+            return super().allow_request(request, view)
+        except REDIS_ERRORS:
+            logger.warning("Rate limit %r not applied: the cache is unreachable", self.scope, exc_info=True)
+            return True
 
 
 class ClientAddressThrottle(ChatRateThrottle):

@@ -6,6 +6,7 @@ every thread and message view calls before touching anything in a thread.
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from drf_spectacular.types import OpenApiTypes
@@ -351,7 +352,8 @@ class PingView(APIView):
 
 class HealthView(APIView):
     """For load balancers and orchestrators: 200 when this process can reach
-    its database, 503 when it cannot. Needs no token."""
+    its database, 503 when it cannot; and whether Redis (rate-limit counts,
+    events between processes) answers. Needs no token."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -360,12 +362,13 @@ class HealthView(APIView):
     @extend_schema(
         summary="Health check for load balancers (no token)",
         responses={
-            200: OpenApiResponse(HealthSerializer, description="The database is reachable."),
+            200: OpenApiResponse(HealthSerializer, description="The database is reachable (Redis may not be)."),
             503: OpenApiResponse(HealthSerializer, description="The database is not reachable."),
         },
         auth=[],
     )
     def get(self, request):
+        database, redis = "ok", "not_configured"
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -374,8 +377,22 @@ class HealthView(APIView):
             # Whatever the failure (refused, timed out, pool exhausted), the
             # answer is the same: do not send traffic here.
             logger.exception("Health check: database unreachable")
-            return Response(
-                HealthSerializer({"status": "unavailable", "database": "unreachable"}).data,
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        return Response(HealthSerializer({"status": "ok", "database": "ok"}).data)
+            database = "unreachable"
+        if settings.REDIS_URL:
+            redis = "ok" if redis_answers() else "unreachable"
+        status_ = "unavailable" if database != "ok" else "degraded" if redis == "unreachable" else "ok"
+        return Response(
+            HealthSerializer({"status": status_, "database": database, "redis": redis}).data,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE if database != "ok" else status.HTTP_200_OK,
+        )
+
+
+def redis_answers() -> bool:
+    """Whether the cache's Redis (also the channel layer's) answers a PING."""
+    from django.core.cache import cache
+
+    try:
+        return bool(cache._cache.get_client(write=True).ping())
+    except Exception:
+        logger.warning("Health check: Redis unreachable", exc_info=True)
+        return False
