@@ -140,3 +140,24 @@ def test_the_data_migration_fills_existing_users_and_keeps_old_collisions_workin
     names = dict(UserCanonicalName.objects.values_list("user__username", "canonical"))
     alice_upper = User.objects.get(username="ALICE")
     assert names == {"alice": "alice", "ALICE": f"alice#{alice_upper.pk}", "bob": "bob"}
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_canonical_duplicate_as_a_form_error(admin_client, make_user):
+    alice = make_user("straße")
+
+    added = admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "STRASSE", "password1": PASSWORD, "password2": PASSWORD, "usable_password": "true"},
+    )
+    bob = make_user("bob")
+    renamed = admin_client.post(
+        f"/admin/auth/user/{bob.pk}/change/",
+        {"username": "Straße", "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"},
+    )
+
+    assert added.status_code == 200
+    assert "already exists" in added.content.decode()
+    assert renamed.status_code == 200
+    assert "already exists" in renamed.content.decode()
+    assert set(User.objects.values_list("username", flat=True)) == {"admin", alice.username, "bob"}
