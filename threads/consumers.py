@@ -93,16 +93,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "detail": detail})
 
     async def authenticate(self, raw_token) -> None:
-        user = None
+        user = token = None
         if isinstance(raw_token, str) and len(raw_token) < 4096:
             try:
                 token = AccessToken(raw_token)
             except (TokenError, ValueError):  # ValueError: e.g. text that is not valid UTF-8
                 token = None
-            if token is not None:
-                user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
+        user_id = parse_id(token.get(jwt_settings.USER_ID_CLAIM)) if token is not None else None
+        if user_id is not None:
+            # Into the user's group before the account is checked: a session.end
+            # sent meanwhile (a password change, a log-out everywhere) still closes this socket.
+            await self.channel_layer.group_add(events.user_group(user_id), self.channel_name)
+            user = await self.active_user(user_id)
             if user is not None and not await database_sync_to_async(token_still_valid)(token, user):
                 user = None  # issued before a password change or a log-out everywhere
+            if user is None:
+                await self.channel_layer.group_discard(events.user_group(user_id), self.channel_name)
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
@@ -110,7 +116,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for timer in self.timers:
             timer.cancel()
         self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
-        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
 
     @database_sync_to_async

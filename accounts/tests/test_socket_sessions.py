@@ -78,3 +78,30 @@ async def test_saving_a_user_without_ending_anything_leaves_the_socket_open(alic
 
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
+
+
+async def test_a_session_ended_while_the_socket_authenticates_still_closes_it(alice, monkeypatch):
+    """The race: the password changes after the token was checked but before
+    the socket joined the user's group. The socket joins first, so the end
+    reaches it."""
+    import accounts.tokens
+    import threads.consumers
+
+    real_check = accounts.tokens.token_still_valid
+
+    def check_then_change_password(token, user):
+        valid = real_check(token, user)  # checked under the old password...
+        changed = User.objects.get(pk=user.pk)
+        changed.set_password("a brand new secret 77")
+        changed.save()  # ...which changes (and commits) right after
+        return valid
+
+    monkeypatch.setattr(threads.consumers, "token_still_valid", check_then_change_password)
+    socket = await open_socket()
+    await socket.send_json_to({"type": "auth", "token": token_for(alice)})
+
+    first = await socket.receive_output(1)
+    if first["type"] == "websocket.send":  # auth.ok went out before the end arrived
+        assert await closed_with(socket) == UNAUTHORIZED
+    else:
+        assert (first["type"], first["code"]) == ("websocket.close", UNAUTHORIZED)
