@@ -161,3 +161,15 @@ def test_the_admin_refuses_a_canonical_duplicate_as_a_form_error(admin_client, m
     assert renamed.status_code == 200
     assert "already exists" in renamed.content.decode()
     assert set(User.objects.values_list("username", flat=True)) == {"admin", alice.username, "bob"}
+
+
+@pytest.mark.django_db
+def test_a_dump_with_the_canonical_names_loads_back(make_user, tmp_path):
+    make_user("Alice")
+    dump = tmp_path / "dump.json"
+    call_command("dumpdata", "accounts", "auth.user", output=str(dump), verbosity=0)  # rows before users
+    User.objects.all().delete()
+
+    call_command("loaddata", str(dump), verbosity=0)
+
+    assert UserCanonicalName.objects.get().canonical == "alice"
