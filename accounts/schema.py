@@ -4,6 +4,7 @@ as SimpleJWT's do (drf-spectacular's extensions match exact classes)."""
 from drf_spectacular.contrib.rest_framework_simplejwt import (
     TokenObtainPairSerializerExtension,
     TokenRefreshSerializerExtension,
+    TokenVerifySerializerExtension,
 )
 
 
@@ -13,3 +14,7 @@ class AccountsTokenObtainPairSerializerExtension(TokenObtainPairSerializerExtens
 
 class AccountsTokenRefreshSerializerExtension(TokenRefreshSerializerExtension):
     target_class = "accounts.tokens.TokenRefreshSerializer"
+
+
+class AccountsTokenVerifySerializerExtension(TokenVerifySerializerExtension):
+    target_class = "accounts.tokens.TokenVerifySerializer"

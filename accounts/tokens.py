@@ -26,6 +26,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch, datetime_to_epoch, get_md5_hash_password
@@ -66,6 +67,24 @@ class RefreshToken(tokens.RefreshToken):
 
 class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
     token_class = RefreshToken
+
+
+class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
+    """SimpleJWT's verify, which checks only the signature, expiry and
+    blacklist, plus what every use of a token checks: an active user, and no
+    password change or log-out everywhere since it was issued (401 if not)."""
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        token = tokens.UntypedToken(attrs["token"])
+        try:
+            user_id = int(token.get(api_settings.USER_ID_CLAIM))
+        except (TypeError, ValueError):
+            raise TokenError(_("Token has no valid user")) from None
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None or not api_settings.USER_AUTHENTICATION_RULE(user) or not token_still_valid(token, user):
+            raise TokenError(_("Token is no longer valid (its session has ended)"))
+        return data
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):

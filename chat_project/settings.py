@@ -274,6 +274,7 @@ SIMPLE_JWT = {
     # rotations; rotation has one winner among concurrent refreshes of one token.
     "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
     # Tokens carry a hash of the user's password hash, checked on every use:
     # a password change ends every token issued before it at once.
     "CHECK_REVOKE_TOKEN": True,

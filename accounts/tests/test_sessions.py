@@ -144,3 +144,22 @@ async def test_a_socket_cannot_authenticate_with_an_access_token_from_before_a_p
     await socket.send_json_to({"type": "auth", "token": access})
 
     assert await closed_with(socket) == 4401
+
+
+def verify(token: str) -> int:
+    return ContractAPIClient().post("/api/token/verify/", {"token": token}, format="json").status_code
+
+
+@pytest.mark.django_db
+def test_verify_says_a_token_from_before_a_password_change_or_a_deactivation_is_not_valid(alice, bob):
+    alices, bobs = login(), login("bob")
+    assert verify(alices["access"]) == verify(alices["refresh"]) == 200
+
+    alice.set_password(NEW_PASSWORD)
+    alice.save()
+    bob.is_active = False
+    bob.save()
+
+    assert verify(alices["access"]) == 401
+    assert verify(alices["refresh"]) == 400  # blacklisted: SimpleJWT's answer for that
+    assert verify(bobs["access"]) == 401
