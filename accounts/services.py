@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from threads import events
@@ -26,9 +27,16 @@ def check_new_username(name: str) -> None:
     problem = usernames.scripts_problem(name)
     if problem:
         raise ValidationError(problem)
-    if UserCanonicalName.objects.filter(canonical=usernames.canonical(name)).exists():
+    # One query, so that a name registered meanwhile by a racing request is
+    # reported as taken, not as a look-alike of itself.
+    canonical = usernames.canonical(name)
+    found = set(
+        UserCanonicalName.objects.filter(Q(canonical=canonical) | Q(skeleton=usernames.skeleton(name)))
+        .values_list("canonical", flat=True)
+    )
+    if canonical in found:
         raise ValidationError("A user with that username already exists.")
-    if UserCanonicalName.objects.filter(skeleton=usernames.skeleton(name)).exists():
+    if found:
         raise ValidationError("This username looks too much like an existing one; choose another.")
 
 
