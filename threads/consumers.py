@@ -6,7 +6,9 @@ on a WebSocket and query strings end up in access logs, so the token travels
 in a frame. Until it is accepted nothing is delivered; a bad, expired or
 missing (AUTH_TIMEOUT) token closes the socket with code 4401. The socket also
 closes with 4401 when the token expires: the client reconnects with a fresh
-one and catches up with `GET .../messages/?after=<last id>`.
+one and catches up with `GET .../messages/?after=<last id>`. And at once, on
+every server process, when the user is deactivated, changes password or logs
+out everywhere (events.user_sessions_ended).
 
 Origins are not checked: the socket carries no cookie or other ambient
 credential, so a page on another site gains nothing without a token.
@@ -23,6 +25,8 @@ from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.tokens import token_still_valid
 
 from . import events
 from .selectors import member_ids_of_thread, parse_id
@@ -88,14 +92,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "detail": detail})
 
     async def authenticate(self, raw_token) -> None:
-        user = None
+        user = token = None
         if isinstance(raw_token, str) and len(raw_token) < 4096:
             try:
                 token = AccessToken(raw_token)
             except (TokenError, ValueError):  # ValueError: e.g. text that is not valid UTF-8
                 token = None
-            if token is not None:
-                user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
+        user_id = parse_id(token.get(jwt_settings.USER_ID_CLAIM)) if token is not None else None
+        if user_id is not None:
+            # Into the user's group before the account is checked: a session.end
+            # sent meanwhile (a password change, a log-out everywhere) still closes this socket.
+            await self.channel_layer.group_add(events.user_group(user_id), self.channel_name)
+            user = await self.active_user(user_id)
+            if user is not None and not await database_sync_to_async(token_still_valid)(token, user):
+                user = None  # issued before a password change or a log-out everywhere
+            if user is None:
+                await self.channel_layer.group_discard(events.user_group(user_id), self.channel_name)
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
@@ -103,7 +115,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for timer in self.timers:
             timer.cancel()
         self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
-        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
 
     @database_sync_to_async
@@ -147,6 +158,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
 
     # Events from the channel layer (threads/events.py).
+
+    async def session_end(self, message):
+        """The user was deactivated, changed password or logged out everywhere (events.user_sessions_ended)."""
+        await self.close(code=UNAUTHORIZED)
 
     async def chat_events(self, message):
         for event in message["events"]:
