@@ -106,12 +106,6 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             # Two registrations of one name at once: the serializer's check passed for both.
             raise ValidationError({"username": ["A user with that username already exists."]}) from None
 
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        self.perform_create(serializer)
-        return Response(UserSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
-
     @extend_schema(summary="The caller's own account", responses=UserSerializer)
     @action(detail=False, methods=["get"])
     def me(self, request):
