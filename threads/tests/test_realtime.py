@@ -40,7 +40,9 @@ async def open_socket(path: str = "/ws/") -> WebsocketCommunicator:
 async def connect_as(user: User) -> WebsocketCommunicator:
     communicator = await open_socket()
     await communicator.send_json_to({"type": "auth", "token": token_for(user)})
-    assert await communicator.receive_json_from() == {
+    # A generous wait for what must arrive: on a loaded machine the account
+    # checks behind auth.ok can take longer than the default second.
+    assert await communicator.receive_json_from(timeout=10) == {
         "type": "auth.ok",
         "user": {"id": user.pk, "username": user.username},
     }
