@@ -12,7 +12,14 @@ from rest_framework import serializers
 from accounts.services import check_new_username
 
 from .models import Membership, Message, Thread
-from .rendering import render_membership, render_message, render_reader, render_thread, render_user_summary
+from .rendering import (
+    display_name,
+    render_membership,
+    render_message,
+    render_reader,
+    render_thread,
+    render_user_summary,
+)
 from .selectors import MAX_ID
 from .services import check_message_text
 
@@ -51,9 +58,19 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
+    """A user as others see them, wherever one appears (participants,
+    senders, members, readers, search results, events)."""
+
+    display_name = serializers.SerializerMethodField(
+        help_text="First and last name joined by a space, or the username when both are empty."
+    )
+
     class Meta:
         model = User
-        fields = ["id", "username"]
+        fields = ["id", "username", "display_name"]
+
+    def get_display_name(self, instance) -> str:
+        return display_name(instance.first_name, instance.last_name, instance.username)
 
     def to_representation(self, instance):
         return render_user_summary(instance)

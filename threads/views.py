@@ -70,7 +70,13 @@ ID_PATTERN = r"[1-9][0-9]{0,17}"
         responses={201: UserSerializer},
         auth=[],
     ),
-    list=extend_schema(summary="Find people to talk to (active users, by username)"),
+    list=extend_schema(
+        summary="Find people to talk to (active users, by username or display name)",
+        description=(
+            "`search` matches the username, first name or last name, case-insensitively; with several words, "
+            "each must match. Deactivated accounts are never listed."
+        ),
+    ),
     retrieve=extend_schema(summary="One user"),
 )
 class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -78,7 +84,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
 
     lookup_value_regex = ID_PATTERN
     filter_backends = [BoundedSearchFilter]
-    search_fields = ["username"]
+    # Each search term is a word (the filter splits on spaces), so matching a
+    # display name ("first last", or the username) is matching one of these.
+    search_fields = ["username", "first_name", "last_name"]
 
     def get_queryset(self):
         return User.objects.filter(is_active=True).order_by("username", "id")

@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth.models import User
 
+from threads.tests.conftest import summary
+
 
 def register(client, **body):
     return client.post("/api/users/", body, format="json")
@@ -63,7 +65,7 @@ def test_user_search_lists_id_and_username_only(client_for, alice, bob, carol):
 
     assert response.status_code == 200
     assert response.json()["count"] == 1
-    assert response.json()["results"] == [{"id": bob.pk, "username": "bob"}]
+    assert response.json()["results"] == [summary(bob)]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,7 @@ def test_user_list_without_search_is_paginated_and_hides_inactive_users(client_f
     body = client_for(alice).get("/api/users/?limit=1").json()
 
     assert body["count"] == 2
-    assert body["results"] == [{"id": alice.pk, "username": "alice"}]
+    assert body["results"] == [summary(alice)]
 
 
 def test_me_returns_the_caller(client_for, alice):
@@ -105,7 +107,7 @@ def test_me_returns_the_caller(client_for, alice):
 
 
 def test_a_user_can_be_looked_up_by_id(client_for, alice, bob):
-    assert client_for(alice).get(f"/api/users/{bob.pk}/").json() == {"id": bob.pk, "username": "bob"}
+    assert client_for(alice).get(f"/api/users/{bob.pk}/").json() == summary(bob)
     assert client_for(alice).get("/api/users/424242/").status_code == 404
 
 
