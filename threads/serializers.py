@@ -2,6 +2,8 @@
 themselves live in `services`. `sender` and `thread` are never read from a
 request body: they come from the authenticated user and the URL."""
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -79,9 +81,79 @@ class UserSummarySerializer(serializers.ModelSerializer):
 class UserSerializer(serializers.ModelSerializer):
     """The caller's own account, and the answer to registration."""
 
+    display_name = serializers.SerializerMethodField(
+        help_text="How others see you: first and last name, or the username when both are empty."
+    )
+
     class Meta:
         model = User
-        fields = ["id", "username", "email"]
+        fields = ["id", "username", "email", "first_name", "last_name", "display_name"]
+
+    def get_display_name(self, instance) -> str:
+        return display_name(instance.first_name, instance.last_name, instance.username)
+
+
+# Characters a name shown to others may not hold: control characters, and
+# the bidirectional overrides and isolates that make text read backwards.
+SPOOFING_CHARACTERS = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def check_shown_name(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" or char in SPOOFING_CHARACTERS for char in value):
+        raise serializers.ValidationError("Control and text-direction characters are not allowed.")
+    return value
+
+
+class AccountUpdateSerializer(serializers.Serializer):
+    """PATCH /api/users/me/: any of these; the username cannot change."""
+
+    email = StrictEmailField(required=False, allow_blank=True, max_length=254)
+    first_name = StrictCharField(required=False, allow_blank=True, max_length=150, validators=[check_shown_name])
+    last_name = StrictCharField(required=False, allow_blank=True, max_length=150, validators=[check_shown_name])
+
+    def validate(self, attrs):
+        if "username" in self.initial_data:
+            raise serializers.ValidationError({"username": ["The username cannot be changed."]})
+        return attrs
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if validated_data:
+            instance.save(update_fields=list(validated_data))
+        return instance
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    """POST /api/users/me/password/ (the view puts the caller in the context as `user`)."""
+
+    old_password = StrictCharField(trim_whitespace=False, max_length=128, write_only=True)
+    new_password = StrictCharField(
+        trim_whitespace=False, max_length=128, write_only=True, help_text="Django's password validators apply."
+    )
+
+    def validate_old_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("Wrong password.")
+        return value
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            validate_password(value, user=self.context["user"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return value
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    """DELETE /api/users/me/: the caller's password, as a confirmation (the view puts the caller in the context)."""
+
+    password = StrictCharField(trim_whitespace=False, max_length=128, write_only=True)
+
+    def validate_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("Wrong password.")
+        return value
 
 
 class UserRegistrationSerializer(serializers.ModelSerializer):
@@ -118,6 +190,9 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
+
+    def to_representation(self, instance):
+        return UserSerializer(instance).data  # the answer is the account
 
     def create(self, validated_data):
         return User.objects.create_user(

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from accounts.services import log_out_everywhere
+from accounts.services import change_password, delete_account, log_out_everywhere
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
@@ -28,6 +28,8 @@ from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
 from .permissions import IsMessageSender, can_list_threads_of
 from .serializers import (
+    AccountDeleteSerializer,
+    AccountUpdateSerializer,
     HealthSerializer,
     MarkedSerializer,
     MemberAddSerializer,
@@ -36,6 +38,7 @@ from .serializers import (
     MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
+    PasswordChangeSerializer,
     PingSerializer,
     ReaderSerializer,
     ThreadCreateSerializer,
@@ -96,13 +99,20 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             return [AllowAny()]
         return [IsAuthenticated()]
 
+    # DELETE /me/ reads a body: the schema documents it (threads.schema).
+    deleting_with_body_actions = {"delete_me"}
+
     def get_throttles(self):
-        return [RegistrationThrottle()] if self.action == "create" else []
+        if self.action == "create":
+            return [RegistrationThrottle()]
+        if self.action in {"change_password", "delete_me"}:
+            return [TokenThrottle()]  # both check a password: guessing it is throttled as at /api/token/
+        return []
 
     def get_serializer_class(self):
         if self.action == "create":
             return UserRegistrationSerializer
-        if self.action == "me":
+        if self.action in {"me", "update_me"}:
             return UserSerializer
         return UserSummarySerializer
 
@@ -118,6 +128,56 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Change the caller's email, first or last name (not the username)",
+        description="`display_name`, as others see the caller, follows the first and last name.",
+        request=AccountUpdateSerializer,
+        responses=UserSerializer,
+    )
+    @me.mapping.patch
+    def update_me(self, request):
+        serializer = AccountUpdateSerializer(request.user, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Delete the caller's account",
+        description=(
+            "Confirmed with the caller's password. The account is deactivated for good: it cannot log in, every "
+            "token stops working at once and every open WebSocket closes with 4401; its username becomes "
+            "`deleted-<id>` and its email and names are cleared. Its threads and messages stay for the people it "
+            "talked to, who see it as `deleted-<id>`; nobody can start a thread with it or add it to a group. "
+            "Throttled per client address like /api/token/."
+        ),
+        request=AccountDeleteSerializer,
+        responses={204: OpenApiResponse(description="Deleted.")},
+    )
+    @me.mapping.delete
+    def delete_me(self, request):
+        serializer = AccountDeleteSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        delete_account(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Change the caller's password",
+        description=(
+            "Django's password validators apply to the new one. Every session of the caller ends: all refresh "
+            "tokens are blacklisted (other devices are logged out), access tokens issued until now stop working, "
+            "and open WebSockets close with 4401. Log in again with the new password. "
+            "Throttled per client address like /api/token/."
+        ),
+        request=PasswordChangeSerializer,
+        responses={204: OpenApiResponse(description="Changed.")},
+    )
+    @action(detail=False, methods=["post"], url_path="me/password", url_name="change-password")
+    def change_password(self, request):
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        change_password(request.user, serializer.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Log out everywhere: end every session of the caller",

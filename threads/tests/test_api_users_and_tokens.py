@@ -12,7 +12,10 @@ def test_registration_creates_a_user_and_never_returns_the_password(anonymous):
     response = register(anonymous, username="newbie", password="a long enough secret 42", email="n@example.com")
 
     assert response.status_code == 201
-    assert response.json() == {"id": response.json()["id"], "username": "newbie", "email": "n@example.com"}
+    assert response.json() == {
+        "id": response.json()["id"], "username": "newbie", "email": "n@example.com",
+        "first_name": "", "last_name": "", "display_name": "newbie",
+    }
     user = User.objects.get(username="newbie")
     assert user.check_password("a long enough secret 42")
     assert "a long enough secret 42" not in response.content.decode()
@@ -103,7 +106,9 @@ def test_user_list_without_search_is_paginated_and_hides_inactive_users(client_f
 
 
 def test_me_returns_the_caller(client_for, alice):
-    assert client_for(alice).get("/api/users/me/").json() == {"id": alice.pk, "username": "alice", "email": ""}
+    assert client_for(alice).get("/api/users/me/").json() == {
+        "id": alice.pk, "username": "alice", "email": "", "first_name": "", "last_name": "", "display_name": "alice",
+    }
 
 
 def test_a_user_can_be_looked_up_by_id(client_for, alice, bob):
