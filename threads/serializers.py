@@ -202,6 +202,45 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
         )
 
 
+class ExportAccountSerializer(UserSerializer):
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "date_joined"]
+
+
+class ExportThreadSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Thread.Kind.choices)
+    title = serializers.CharField(allow_null=True, help_text="Groups only; null for direct threads.")
+    created = serializers.DateTimeField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The caller's role in it.")
+    joined = serializers.DateTimeField(help_text="When the caller became a member.")
+    participants = UserSummarySerializer(many=True, help_text="Every member, by joining order.")
+    unread_count = serializers.IntegerField(help_text="Messages from others the caller has not read there.")
+    last_read_message = serializers.IntegerField(
+        allow_null=True, help_text="The id of the newest message the caller has read there, or null."
+    )
+
+
+class ExportMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    thread = serializers.IntegerField()
+    text = serializers.CharField()
+    created = serializers.DateTimeField()
+    is_read = serializers.BooleanField(allow_null=True)
+    client_id = serializers.UUIDField(allow_null=True)
+
+
+class AccountExportSerializer(serializers.Serializer):
+    """GET /api/users/me/export/ (documentation only: threads.exports writes the document)."""
+
+    exported = serializers.DateTimeField(help_text="When the export started.")
+    account = ExportAccountSerializer()
+    threads = ExportThreadSerializer(many=True, help_text="Every thread the caller is a member of, by id.")
+    messages = ExportMessageSerializer(
+        many=True, help_text="Every message the caller sent, in any thread (also ones they left), oldest first."
+    )
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """A message. In a group (the view puts the members' read positions in
     the context as `read_positions`) it also has `read_count`."""

@@ -8,8 +8,9 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.handlers.asgi import ASGIRequest
 from django.db import IntegrityError, connection, transaction
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -22,13 +23,14 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.services import change_password, delete_account, log_out_everywhere
 
-from . import selectors, services
+from . import exports, selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
 from .permissions import IsMessageSender, can_list_threads_of
 from .serializers import (
     AccountDeleteSerializer,
+    AccountExportSerializer,
     AccountUpdateSerializer,
     HealthSerializer,
     MarkedSerializer,
@@ -160,6 +162,24 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         serializer.is_valid(raise_exception=True)
         delete_account(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download the caller's own data as one JSON document",
+        description=(
+            "The account, every thread the caller is a member of (kind, title, all participants, the caller's "
+            "role and read state there: unread_count, last_read_message) and every message the caller sent. "
+            "Streamed (Content-Disposition: attachment): the server never holds all the messages at once."
+        ),
+        responses={200: OpenApiResponse(AccountExportSerializer, description="The document, streamed.")},
+    )
+    @action(detail=False, methods=["get"], url_path="me/export", url_name="export")
+    def export(self, request):
+        chunks = exports.export_chunks(request.user)
+        if isinstance(request._request, ASGIRequest):
+            chunks = exports.export_chunks_async(chunks)  # else Django reads a sync iterator whole first
+        response = StreamingHttpResponse(chunks, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="chat-export-{request.user.pk}.json"'
+        return response
 
     @extend_schema(
         summary="Change the caller's password",
