@@ -146,3 +146,22 @@ async def test_under_asgi_the_export_streams_an_async_iterator(alice, bob, threa
     assert [m["text"] for m in document["messages"]] == ["over asgi"]
     assert [t["id"] for t in document["threads"]] == [thread.pk]
     assert await sync_to_async(Thread.objects.count)() == 1
+
+
+@pytest.mark.parametrize("size", [3, 60])
+def test_the_export_runs_a_fixed_number_of_queries(client_for, alice, make_user, django_assert_num_queries, size):
+    """user; the caller's memberships with their threads; the participants of
+    up to 100 threads at a time; the messages (read in chunks of 2,000)."""
+    friends = [make_user(f"friend{n}", first_name=f"F{n}") for n in range(size)]
+    for friend in friends:
+        thread, _ = services.thread_get_or_create(user=alice, other=friend)
+        services.message_create(thread=thread, sender=alice, text="hi")
+    services.group_create(owner=alice, title="Crew", members=friends)
+    client = client_for(alice)
+
+    with django_assert_num_queries(4):
+        document = read_stream(client.get(EXPORT))
+
+    assert len(document["threads"]) == size + 1
+    assert len(document["messages"]) == size
+    assert f"F{size - 1}" in {p["display_name"] for t in document["threads"] for p in t["participants"]}
