@@ -134,5 +134,9 @@ async def export_chunks_async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     there by reading it whole into a list first. Each chunk is made in the
     request's thread (thread_sensitive), where its database connection is."""
     take = sync_to_async(next, thread_sensitive=True)
-    while (chunk := await take(chunks, None)) is not None:
-        yield chunk
+    try:
+        while (chunk := await take(chunks, None)) is not None:
+            yield chunk
+    finally:
+        # A client gone mid-download: its database cursor closes in its own thread too.
+        await sync_to_async(chunks.close, thread_sensitive=True)()
