@@ -29,6 +29,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.tokens import token_still_valid
 
 from . import events
+from .rendering import render_user_summary
 from .selectors import member_ids_of_thread, parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
@@ -115,7 +116,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for timer in self.timers:
             timer.cancel()
         self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
-        await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
+        await self.send_json({"type": "auth.ok", "user": render_user_summary(user)})
 
     @database_sync_to_async
     def active_user(self, user_id):
