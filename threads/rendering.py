@@ -64,9 +64,9 @@ def render_message(message: Message, positions: ReadPositions | None = None) -> 
 
 def render_thread(thread: Thread) -> dict:
     """A thread as its member lists it: expects `unread_count` annotated, and
-    for a group `member_preview` (selectors.threads_for_user and
-    selectors.load_member_previews give both). A group's last message shows
-    without read state: that needs every member's position."""
+    for a group `member_preview` and `last_message_read`
+    (selectors.threads_for_user and selectors.load_member_previews give
+    them)."""
     if thread.is_group:
         participants = [render_user_fields(*member) for member in thread.member_preview]
     else:
@@ -75,7 +75,8 @@ def render_thread(thread: Thread) -> dict:
     if last_message is not None:
         last_message = render_message(last_message)
         if thread.is_group:
-            last_message["is_read"] = None
+            read_count, others = thread.last_message_read
+            last_message["is_read"], last_message["read_count"] = read_count == others, read_count
     return {
         "id": thread.pk,
         "kind": thread.kind,

@@ -95,10 +95,12 @@ def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
 
 
 def load_member_previews(threads) -> None:
-    """Set `member_preview` on each group among `threads`: its first
+    """Set on each group among `threads` its `member_preview`: the first
     CHAT_GROUP_PREVIEW_MEMBERS members as (user id, username, first name,
-    last name: rendering.render_user_fields's arguments), owner first,
-    then by joining order. One query for all of them, whatever their sizes.
+    last name: rendering.render_user_fields's arguments), owner first, then
+    by joining order; and `last_message_read`: (how many members other than
+    its sender have read the last message, how many such members there
+    are). One query for all of them, whatever their sizes.
 
     Raw SQL: the ORM spent ten times longer compiling this window query
     (3.4 ms) than the database spent running it (0.26 ms).
@@ -107,22 +109,30 @@ def load_member_previews(threads) -> None:
     if not groups:
         return
     for thread in groups.values():
-        thread.member_preview = []
+        thread.member_preview, thread.last_message_read = [], (0, 0)
     quote = connection.ops.quote_name
+    other = "m.user_id <> last.sender_id"
     sql = (
-        "SELECT ranked.thread_id, ranked.user_id, "
+        "SELECT ranked.thread_id, ranked.read_count, ranked.others, ranked.user_id, "
         + ", ".join(f"u.{quote(name)}" for name in USER_SUMMARY_FIELDS)
         + " FROM ("
         "  SELECT m.thread_id, m.user_id, ROW_NUMBER() OVER ("
-        "    PARTITION BY m.thread_id ORDER BY CASE WHEN m.role = %s THEN 0 ELSE 1 END, m.joined, m.id) AS place"
-        f"  FROM {quote(Membership._meta.db_table)} m WHERE m.thread_id IN ({', '.join(['%s'] * len(groups))})"
+        "    PARTITION BY m.thread_id ORDER BY CASE WHEN m.role = %s THEN 0 ELSE 1 END, m.joined, m.id) AS place,"
+        f"   SUM(CASE WHEN {other} AND m.last_read_message_id >= last.id THEN 1 ELSE 0 END)"
+        "      OVER (PARTITION BY m.thread_id) AS read_count,"
+        f"   SUM(CASE WHEN {other} THEN 1 ELSE 0 END) OVER (PARTITION BY m.thread_id) AS others"
+        f"  FROM {quote(Membership._meta.db_table)} m"
+        f"  JOIN {quote(Thread._meta.db_table)} t ON t.id = m.thread_id"
+        f"  LEFT JOIN {quote(Message._meta.db_table)} last ON last.id = t.last_message_id"
+        f"  WHERE m.thread_id IN ({', '.join(['%s'] * len(groups))})"
         f") ranked JOIN {quote(User._meta.db_table)} u ON u.id = ranked.user_id"
         " WHERE ranked.place <= %s ORDER BY ranked.thread_id, ranked.place"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [Membership.Role.OWNER, *groups, settings.CHAT_GROUP_PREVIEW_MEMBERS])
-        for thread_id, *member in cursor.fetchall():
+        for thread_id, read_count, others, *member in cursor.fetchall():
             groups[thread_id].member_preview.append(tuple(member))
+            groups[thread_id].last_message_read = (read_count or 0, others or 0)
 
 
 def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = False) -> Thread:

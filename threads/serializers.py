@@ -249,9 +249,7 @@ class MessageSerializer(serializers.ModelSerializer):
     thread = serializers.PrimaryKeyRelatedField(read_only=True)
     is_read = serializers.BooleanField(
         read_only=True,
-        allow_null=True,
-        help_text="Direct thread: the recipient has read it. Group: every other current member has. "
-        "Null only for a group's last_message in a thread list (fetch the message for its read state).",
+        help_text="Direct thread: the recipient has read it. Group: every other current member has.",
     )
     # Not read_only: the schema then lists it as optional (it is absent from direct messages).
     read_count = serializers.IntegerField(

@@ -344,10 +344,14 @@ def test_sending_moves_the_senders_position_and_counts_for_the_others(client_for
     assert counts == {"alice": 1, "bob": 0, "carol": 2}
 
 
-def test_a_groups_thread_list_entry_leaves_last_message_read_state_to_the_message(client_for, group, alice):
+def test_a_groups_thread_list_entry_carries_its_last_messages_read_state(client_for, group, alice, bob, carol):
     services.message_create(thread=group, sender=alice, text="latest")
+    services.thread_mark_read(thread=group, user=bob)
 
-    [listed] = client_for(alice).get("/api/threads/").json()["results"]
+    def listed_last_message():
+        [listed] = client_for(alice).get("/api/threads/").json()["results"]
+        return listed["last_message"]["text"], listed["last_message"]["is_read"], listed["last_message"]["read_count"]
 
-    assert listed["last_message"]["text"] == "latest"
-    assert listed["last_message"]["is_read"] is None
+    assert listed_last_message() == ("latest", False, 1)
+    services.thread_mark_read(thread=group, user=carol)
+    assert listed_last_message() == ("latest", True, 2)
