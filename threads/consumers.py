@@ -8,13 +8,20 @@ missing (AUTH_TIMEOUT) token closes the socket with code 4401. The socket also
 closes with 4401 when the token expires: the client reconnects with a fresh
 one and catches up with `GET .../messages/?after=<last id>`.
 
-Origins are not checked: the socket carries no cookie or other ambient
-credential, so a page on another site gains nothing without a token.
+Browsers on this site (the web client at /) may instead authenticate with
+Django's session cookie: when the handshake carries a logged-in session and an
+Origin header naming this same host, the socket is authenticated at once and
+`auth.ok` is its first frame. A cookie is sent whichever page opens the socket,
+so the Origin check is what keeps another site's page from using it; without a
+matching Origin the session is ignored and the first-frame token is required
+as before. Token authentication does not look at the Origin: a token is no
+ambient credential.
 """
 
 import asyncio
 import json
 import time
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -40,7 +47,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.typing_times: list[float] = []  # the last second's typing notices, over all threads
         self.timers: list[asyncio.Task] = []
         await self.accept()
-        self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+        session_user = self.session_user()
+        if session_user is not None:
+            await self.start(session_user, expires_at=None)
+        else:
+            self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+
+    def session_user(self):
+        """The session cookie's active user (channels' AuthMiddleware, chat_project/asgi.py),
+        if the page that opened the socket is on this host; else None."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        headers = dict(self.scope.get("headers", []))
+        origin, host = headers.get(b"origin", b"").decode("latin1"), headers.get(b"host", b"").decode("latin1")
+        if not host or urlsplit(origin).netloc.lower() != host.lower():
+            return None
+        return user
 
     async def disconnect(self, code):
         for timer in self.timers:
@@ -100,10 +123,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
+        await self.start(user, expires_at=token["exp"])
+
+    async def start(self, user, expires_at: float | None) -> None:
+        """Authenticated: deliver the user's events; close when the token expires
+        (a session socket has no expiry of its own: logging out closes it client-side)."""
         self.user = user
         for timer in self.timers:
             timer.cancel()
-        self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
+        self.timers = []
+        if expires_at is not None:
+            self.timers.append(asyncio.create_task(self.close_after(max(0.0, expires_at - time.time()))))
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
 

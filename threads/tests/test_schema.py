@@ -21,6 +21,7 @@ OPERATIONS = {
     ("/api/threads/{thread_pk}/messages/{id}/", "get"), ("/api/threads/{thread_pk}/messages/{id}/", "patch"),
     ("/api/threads/{thread_pk}/messages/{id}/", "delete"),
     ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post"),
+    ("/api/session/", "post"), ("/api/session/", "delete"),
 }
 
 
@@ -48,14 +49,17 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "406", "413", "415", "429"}),
+        ("/api/threads/{thread_pk}/messages/", "post",
+         {"200", "201", "400", "401", "403", "404", "406", "413", "415", "429"}),
         ("/api/threads/{thread_pk}/messages/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415"}),
-        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "404", "406"}),
+        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406"}),
         ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406"}),
         ("/api/threads/", "get", {"200", "400", "401", "403", "406"}),
         ("/api/threads/{id}/", "get", {"200", "401", "404", "406"}),
         ("/api/token/", "post", {"200", "400", "401", "406", "413", "415", "429"}),
-        ("/api/users/", "post", {"201", "400", "401", "406", "413", "415", "429"}),
+        ("/api/users/", "post", {"201", "400", "401", "403", "406", "413", "415", "429"}),
+        ("/api/session/", "post", {"200", "400", "403", "406", "413", "415", "429"}),
+        ("/api/session/", "delete", {"204", "403", "406"}),
         ("/api/health/", "get", {"200", "406", "503"}),
     ],
 )
