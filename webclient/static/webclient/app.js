@@ -98,56 +98,77 @@ function renderTitle() {
   document.title = state.unread > 0 ? `(${state.unread}) Chat` : "Chat";
 }
 
+// Keyed like the messages: an unchanged thread keeps its element (and focus).
+const threadItems = new Map(); // thread id -> {element, signature}
+
 function renderThreads() {
   const list = $("thread-list");
   const focusedId = document.activeElement && document.activeElement.dataset.threadId;
   const threads = [...state.threads.values()].sort(
     (a, b) => b.updated.localeCompare(a.updated) || b.id - a.id,
   );
-  list.replaceChildren(
-    ...threads.map((thread) => {
-      const last = thread.last_message;
-      const nameId = `thread-${thread.id}-name`;
-      const detailsId = `thread-${thread.id}-details`;
-      const excerpt = last ? `${last.sender.id === state.me.id ? "You: " : ""}${last.text}` : "No messages yet";
-      return h(
-        "li",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            className: `thread${thread.id === state.openId ? " open" : ""}${thread.unread_count ? " unread" : ""}`,
-            "data-thread-id": thread.id,
-            "aria-labelledby": nameId,
-            "aria-describedby": detailsId,
-            "aria-current": thread.id === state.openId ? "true" : false,
-            onclick: () => openThread(thread.id),
-          },
-          h("span", { id: nameId, className: "thread-name" }, threadName(thread)),
-          h(
-            "span",
-            { id: detailsId, className: "thread-details" },
-            h("span", { className: "excerpt" }, excerpt.length > 80 ? `${excerpt.slice(0, 80)}…` : excerpt),
-            h("time", { className: "when", datetime: thread.updated }, formatWhen(new Date(thread.updated))),
-            thread.unread_count
-              ? h(
-                  "span",
-                  { className: "badge", "data-unread": thread.unread_count },
-                  String(thread.unread_count),
-                  h("span", { className: "visually-hidden" }, " unread"),
-                )
-              : null,
-          ),
-        ),
-      );
-    }),
-  );
+  const today = dayKey(new Date());
+  const items = threads.map((thread) => {
+    const last = thread.last_message;
+    const signature = JSON.stringify([
+      threadName(thread), thread.id === state.openId, thread.unread_count, thread.updated,
+      last && [last.id, last.text, last.sender.id], today,
+    ]);
+    const known = threadItems.get(thread.id);
+    if (known && known.signature === signature) return known.element;
+    const element = threadItem(thread);
+    threadItems.set(thread.id, { element, signature });
+    return element;
+  });
+  for (const id of threadItems.keys()) if (!state.threads.has(id)) threadItems.delete(id);
+  items.forEach((item, index) => {
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
+  });
+  while (list.children.length > items.length) list.lastElementChild.remove();
   $("no-threads").hidden = threads.length > 0;
-  if (focusedId) {
+  if (focusedId && !list.contains(document.activeElement)) {
     const again = list.querySelector(`[data-thread-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus();
   }
+}
+
+function threadItem(thread) {
+  const last = thread.last_message;
+  const nameId = `thread-${thread.id}-name`;
+  const detailsId = `thread-${thread.id}-details`;
+  const excerpt = last ? `${last.sender.id === state.me.id ? "You: " : ""}${last.text}` : "No messages yet";
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        className: `thread${thread.id === state.openId ? " open" : ""}${thread.unread_count ? " unread" : ""}`,
+        "data-thread-id": thread.id,
+        // Named by the other participant (or the group's title); the rest is its description.
+        "aria-labelledby": nameId,
+        "aria-describedby": detailsId,
+        "aria-current": thread.id === state.openId ? "true" : false,
+        onclick: () => openThread(thread.id),
+      },
+      h("span", { id: nameId, className: "thread-name" }, threadName(thread)),
+      h(
+        "span",
+        { id: detailsId, className: "thread-details" },
+        h("span", { className: "excerpt" }, excerpt.length > 80 ? `${excerpt.slice(0, 80)}…` : excerpt),
+        h("time", { className: "when", datetime: thread.updated }, formatWhen(new Date(thread.updated))),
+        thread.unread_count
+          ? h(
+              "span",
+              { className: "badge", "data-unread": thread.unread_count },
+              String(thread.unread_count),
+              h("span", { className: "visually-hidden" }, " unread"),
+            )
+          : null,
+      ),
+    ),
+  );
 }
 
 function lastSeenKey(messages) {
@@ -262,6 +283,8 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
   $("conversation-title").textContent = thread ? threadName(thread) : "Conversation";
   const conv = conversation(threadId);
   $("load-older").hidden = conv.complete || !conv.loaded;
+  log.dataset.thread = threadId;
+  log.dataset.loaded = conv.loaded ? "yes" : "no";
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   const fromBottom = log.scrollHeight - log.scrollTop;
 
@@ -648,6 +671,7 @@ function onEvent(event) {
 function setConnection(online) {
   const banner = $("connection");
   document.body.classList.toggle("offline", !online);
+  document.body.dataset.live = online ? "online" : "offline"; // for tests and styles
   if (online) {
     if (banner.dataset.kind === "offline") {
       banner.hidden = true;
@@ -667,10 +691,13 @@ function showLogin() {
   feed = null;
   Object.assign(state, { me: null, threads: new Map(), unread: 0, openId: null, conversations: new Map() });
   rendered.clear();
+  threadItems.clear();
+  $("thread-list").replaceChildren();
   renderTitle();
   $("chat-view").hidden = true;
   $("login-view").hidden = false;
   setConnection(true);
+  document.body.dataset.live = "off";
   $("login-username").focus();
 }
 
@@ -687,9 +714,9 @@ async function start(me) {
   }
   feed = new LiveFeed({
     onEvent,
-    onOnline: () => {
-      setConnection(true);
-      resync();
+    onOnline: async () => {
+      await resync();
+      setConnection(true); // online once caught up
     },
     onOffline: () => setConnection(false),
     onUnauthorized: async () => {
