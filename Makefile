@@ -28,7 +28,7 @@ setup: $(BIN)/.installed .env
 # uvicorn serves HTTP and the WebSocket together, reloading when the code changes.
 run: setup
 	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) \
-		--reload --reload-dir threads --reload-dir chat_project
+		--reload --reload-dir threads --reload-dir chat_project --reload-dir webclient
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

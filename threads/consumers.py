@@ -15,10 +15,12 @@ Origin header naming this same host, the socket is authenticated at once and
 so the Origin check is what keeps another site's page from using it; without a
 matching Origin the session is ignored and the first-frame token is required
 as before. Token authentication does not look at the Origin: a token is no
-ambient credential.
+ambient credential. Logging out (DELETE /api/session/) closes the session's
+sockets with 4401, in every tab.
 """
 
 import asyncio
+import hashlib
 import json
 import time
 from urllib.parse import urlsplit
@@ -39,6 +41,11 @@ NOT_FOUND = 4404
 TYPING_PER_SECOND = 5
 
 
+def session_group(session_key: str) -> str:
+    """The channel-layer group of one session's sockets (a digest: the key itself is a credential)."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = None
@@ -46,9 +53,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.last_typing: dict[int, float] = {}  # thread id -> monotonic time of the last one sent on
         self.typing_times: list[float] = []  # the last second's typing notices, over all threads
         self.timers: list[asyncio.Task] = []
+        self.session_group = None
         await self.accept()
         session_user = self.session_user()
         if session_user is not None:
+            self.session_group = session_group(self.scope["session"].session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
             await self.start(session_user, expires_at=None)
         else:
             self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
@@ -70,6 +80,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             timer.cancel()
         if self.user is not None:
             await self.channel_layer.group_discard(events.user_group(self.user.pk), self.channel_name)
+        if self.session_group is not None:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
     async def close_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -127,7 +139,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def start(self, user, expires_at: float | None) -> None:
         """Authenticated: deliver the user's events; close when the token expires
-        (a session socket has no expiry of its own: logging out closes it client-side)."""
+        (a session socket closes when the session is logged out: `session_ended`)."""
         self.user = user
         for timer in self.timers:
             timer.cancel()
@@ -190,6 +202,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if event["type"] == "thread.deleted":
                 self.other_participant.pop(event["thread"], None)
             await self.send_json(event)
+
+
+    async def session_ended(self, message):
+        """The session logged out (webclient.views.SessionView): nothing more for this socket."""
+        await self.close(code=UNAUTHORIZED)
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

@@ -7,6 +7,8 @@ cookie (httpOnly, SameSite=Lax); writes also need the CSRF token, which DRF's
 SessionAuthentication checks (README, "The web client").
 """
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.contrib.auth import authenticate, login, logout
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -18,6 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from threads.consumers import session_group
 from threads.schema import ErrorSerializer
 from threads.serializers import StrictCharField, UserSerializer
 from threads.throttling import TokenThrottle
@@ -106,5 +109,10 @@ class SessionView(APIView):
     )
     def delete(self, request):
         check_csrf(request)
+        session_key = request._request.session.session_key
         logout(request._request)
+        layer = get_channel_layer()
+        if session_key and layer is not None:
+            # Close the WebSockets this session opened, in every tab.
+            async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -206,3 +206,21 @@ async def _log_in_async(client):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(log_in)(client)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_logging_out_closes_the_sessions_sockets(alice):
+    from asgiref.sync import sync_to_async
+
+    client = ContractAPIClient(enforce_csrf_checks=True)
+    assert (await _log_in_async(client)).status_code == 200
+    socket = await open_socket(session_headers(client, "https://chat.example.com"))
+    assert (await socket.receive_json_from())["type"] == "auth.ok"
+
+    token = client.cookies["csrftoken"].value
+    response = await sync_to_async(client.delete)("/api/session/", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 204
+    output = await socket.receive_output(timeout=1)
+    assert (output["type"], output["code"]) == ("websocket.close", 4401)
