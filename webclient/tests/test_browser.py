@@ -337,6 +337,7 @@ def test_unread_badge_and_title_update_live_and_opening_the_thread_shows_bob_see
     wait(alice).until(lambda d: thread_badge(d, "bob") is None)
     wait(alice).until(lambda d: d.title == "Chat")
     wait(bob).until(lambda d: seen_on(d) == ["Hello?"], "bob never saw 'Seen' move to his last message")
+    save_screenshot(bob, "view-conversation-seen")  # docs/web-client.png
     assert not Message.objects.filter(thread=thread, is_read=False).exists()
     no_errors(alice)
     no_errors(bob)

@@ -765,10 +765,12 @@ async function register(event) {
 }
 
 async function logOut() {
+  feed?.stop(); // first: the server closes the session's sockets as it logs out
   try {
     await api("DELETE", "/api/session/");
   } catch (error) {
     showError(error);
+    feed?.start();
     return;
   }
   showLogin();
