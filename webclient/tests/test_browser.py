@@ -518,6 +518,7 @@ def test_alice_edits_and_deletes_her_message_and_bob_sees_both(alice_browser, bo
     mine = alice.find_elements(By.CSS_SELECTOR, "#messages .message.mine")[-1]
     key = mine.get_attribute("data-key")
     click(alice, lambda d: button(d, "Delete", within=f"#messages [data-key='{key}']"))
+    click(alice, lambda d: button(d, "Yes, delete", within=f"#messages [data-key='{key}']"))
     wait(bob).until(lambda d: "See you at noon" not in texts(d))
     wait(alice).until(lambda d: "See you at noon" not in texts(d))
     assert texts(bob) == ["Lunch on Friday?", "Sure, the usual place"]

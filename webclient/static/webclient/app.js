@@ -20,6 +20,7 @@ const state = {
   conversations: new Map(), // thread id -> {messages: Map key -> message, complete, loadingOlder}
   typing: new Map(), // thread id -> {username, timer}
   editing: null, // key of the message being edited
+  confirmingDelete: null, // key of the message whose deletion awaits a yes
   lastTypingSent: 0,
 };
 
@@ -226,7 +227,7 @@ function messageElement(message, seenKey) {
     );
     queueMicrotask(() => box.focus());
   } else {
-    children.push(h("p", { className: "text" }, message.text));
+    children.push(h("p", { className: "text", id: `${key}-text` }, message.text));
   }
   if (message.status === "pending") {
     children.push(h("p", { className: "status" }, "Sending…"));
@@ -243,13 +244,30 @@ function messageElement(message, seenKey) {
     children.push(h("p", { className: "status seen" }, "Seen"));
   }
   if (mine && message.id !== undefined && state.editing !== key) {
+    // Named "Edit" and "Delete"; which message they act on is their description.
+    const about = `${key}-text`;
+    const act = (change) => () => {
+      Object.assign(state, change);
+      renderConversation();
+    };
     children.push(
-      h(
-        "div",
-        { className: "actions" },
-        h("button", { type: "button", onclick: () => { state.editing = key; renderConversation(); } }, "Edit"),
-        h("button", { type: "button", onclick: () => deleteMessage(message) }, "Delete"),
-      ),
+      state.confirmingDelete === key
+        ? h(
+            "div",
+            { className: "actions confirm", role: "group", "aria-label": "Delete this message?" },
+            h("span", {}, "Delete this message?"),
+            h("button", { type: "button", "aria-describedby": about, onclick: () => deleteMessage(message) },
+              "Yes, delete"),
+            h("button", { type: "button", onclick: act({ confirmingDelete: null }) }, "Cancel"),
+          )
+        : h(
+            "div",
+            { className: "actions" },
+            h("button", { type: "button", "aria-describedby": about,
+                          onclick: act({ editing: key, confirmingDelete: null }) }, "Edit"),
+            h("button", { type: "button", "aria-describedby": about,
+                          onclick: act({ confirmingDelete: key }) }, "Delete"),
+          ),
     );
   }
   return h(
@@ -305,7 +323,7 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
     const key = keyOf(message);
     const signature = JSON.stringify([
       message.id, message.text, message.is_read, message.status, message.error,
-      key === seenKey, state.editing === key,
+      key === seenKey, state.editing === key, state.confirmingDelete === key,
     ]);
     nodes.push(reuse(key, signature, () => messageElement(message, seenKey)));
     used.add(key);
@@ -425,6 +443,7 @@ async function resync() {
 async function openThread(threadId) {
   state.openId = threadId;
   state.editing = null;
+  state.confirmingDelete = null;
   rendered.clear();
   $("messages").replaceChildren();
   renderThreads();
@@ -508,6 +527,7 @@ function submitComposer(event) {
 }
 
 async function deleteMessage(message) {
+  state.confirmingDelete = null;
   try {
     await api("DELETE", `/api/threads/${message.thread}/messages/${message.id}/`);
     removeMessages(message.thread, [message.id]);
