@@ -571,3 +571,23 @@ def test_a_newcomer_registers_finds_alice_and_writes_to_her(alice_browser, serve
     message = Message.objects.get(text="Hi, I'm new here")
     assert (message.sender.username, message.client_id is not None) == ("frank", True)
     no_errors(browser)
+
+
+def test_the_keyboard_alone_logs_in_opens_a_thread_sends_and_goes_back(alice_browser, server, users, thread):
+    browser = alice_browser
+    browser.get(server.url + "/")
+    visible(browser, "#login-username")
+    browser.switch_to.active_element.send_keys("alice", Keys.TAB, PASSWORD, Keys.ENTER)  # focus starts in Username
+    wait(browser).until(lambda d: live_state(d) == "online")
+
+    # Focus lands on the first thread; Enter opens it and puts focus in the message box.
+    wait(browser).until(lambda d: d.switch_to.active_element.accessible_name == "bob")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(browser).until(lambda d: d.switch_to.active_element.accessible_name == "Message")
+    browser.switch_to.active_element.send_keys("typed without a mouse", Keys.ENTER)
+    sent(browser, "typed without a mouse")
+
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)  # closes the conversation
+    wait(browser).until(lambda d: d.find_element(By.ID, "conversation-title").text == "No conversation open")
+    assert browser.switch_to.active_element.accessible_name == "bob"
+    no_errors(browser)
