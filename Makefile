@@ -80,7 +80,7 @@ fixture: $(BIN)/.installed
 	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py migrate --no-input -v0
 	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=1 DATABASE_URL=sqlite:////tmp/chat-fixture.sqlite3 $(BIN)/python manage.py dumpdata \
-		auth.user threads.thread threads.message --natural-foreign --indent 2 -o fixtures/demo.json
+		auth.user threads.thread threads.membership threads.message --natural-foreign --indent 2 -o fixtures/demo.json
 	rm -f /tmp/chat-fixture.sqlite3
 
 clean:

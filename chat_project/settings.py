@@ -150,8 +150,6 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env_int("DATABASE_POOL_TIMEOUT", 5),
     }
 
-DATABASE_ROUTERS = ["threads.routers.ParticipantViewRouter"]
-
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -296,5 +294,9 @@ CHAT_TYPING_INTERVAL = 2.0
 
 # Chat rules.
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 5000)
+# The most members a group thread may have, its owner included.
+CHAT_GROUP_MAX_MEMBERS = env_int("CHAT_GROUP_MAX_MEMBERS", 100)
+# How many members a group's representation previews (the full list is /members/).
+CHAT_GROUP_PREVIEW_MEMBERS = 5
 # How many of a thread's newest messages its admin page shows inline.
 CHAT_ADMIN_INLINE_MESSAGES = 20

@@ -14,57 +14,141 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
-from .models import Message, Thread
+from .models import Membership, Message, Thread
 
 User = get_user_model()
 
 
 class ThreadAdminForm(forms.ModelForm):
-    # The pair, picked as users. Not the model's `participants`, which is
-    # derived (editable=False) and read through a view; the autocomplete
-    # widget still searches users the way that relation does.
+    """A new thread: a direct one (exactly two participants) or a group (a
+    title, an owner and members). An existing direct thread keeps its pair
+    (the form says so if it is changed); an existing group, its title
+    (members are the inline below it)."""
+
+    new_kind = forms.ChoiceField(
+        label="Kind", choices=Thread.Kind.choices, initial=Thread.Kind.DIRECT, widget=forms.RadioSelect,
+        required=False,  # direct unless a group is asked for
+    )
+    # The members, picked as users. Not the model's `participants`, which
+    # only the services write; the autocomplete still searches users the
+    # way that relation does.
     pair = forms.ModelMultipleChoiceField(
         label="Participants",
         queryset=User.objects.all(),
         widget=AutocompleteSelectMultiple(Thread._meta.get_field("participants"), admin.site),
-        help_text="Exactly two different users. A pair can have only one thread, and its pair never changes.",
+        help_text="Direct: exactly two different users; a pair has only one thread, and it never changes. "
+        "Group: its members besides the owner.",
+        required=False,
+    )
+    owner = forms.ModelChoiceField(
+        label="Group owner", queryset=User.objects.filter(is_active=True), required=False,
+        help_text="Groups only: the member who owns the group.",
     )
 
     class Meta:
         model = Thread
-        fields = []
+        fields = ["title"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             # Like the API: a new thread only with active users.
             self.fields["pair"].queryset = User.objects.filter(is_active=True)
-        else:
-            # From the pair columns, not the view: the page works whatever the view's state.
+        elif not self.instance.is_group:
             self.initial["pair"] = list(self.instance.pair_ids)
 
-    def clean_pair(self):
-        users = list(self.cleaned_data["pair"])
+    def is_group(self) -> bool:
+        if self.instance.pk is not None:
+            return self.instance.is_group
+        return self.data.get("new_kind") == Thread.Kind.GROUP
+
+    def clean_title(self):
+        return services.check_group_title(self.cleaned_data.get("title")) if self.is_group() else None
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None and self.instance.is_group:
+            return cleaned
+        if "pair" in self.errors:
+            return cleaned
+        users = list(cleaned.get("pair") or [])
+        if self.is_group():
+            if cleaned.get("owner") is None:
+                self.add_error("owner", "A group needs an owner.")
+                return cleaned
+            try:
+                cleaned["members"] = services.check_group_member_ids(
+                    owner=cleaned["owner"], member_ids=[user.pk for user in users]
+                )
+            except ValidationError as problem:
+                self.add_error("pair", problem.message_dict["participants"])
+            return cleaned
+        if not users:
+            self.add_error("pair", ValidationError(self.fields["pair"].error_messages["required"], code="required"))
+            return cleaned
         if len(users) != 2:
-            raise ValidationError(
-                f"A thread has exactly two participants; {len(users)} selected.", code="participant_count"
+            self.add_error(
+                "pair",
+                ValidationError(
+                    f"A thread has exactly two participants; {len(users)} selected.", code="participant_count"
+                ),
             )
+            return cleaned
         first, second = sorted(users, key=lambda u: u.pk)
-        services.check_thread_pair(user=first, other=second)
+        try:
+            services.check_thread_pair(user=first, other=second)
+        except ValidationError as problem:
+            self.add_error("pair", problem)
+            return cleaned
         if self.instance.pk is not None:
             if (first.pk, second.pk) != self.instance.pair_ids:
-                raise ValidationError(
+                self.add_error("pair", ValidationError(
                     "The participants of an existing thread cannot be changed; create a new thread instead.",
                     code="pair_changed",
-                )
-        else:
-            existing = Thread.objects.filter(user_low=first, user_high=second).first()
-            if existing is not None:
-                raise ValidationError(
-                    f"{first} and {second} already have a thread (#{existing.pk}).", code="pair_exists"
-                )
-            self.instance.user_low, self.instance.user_high = first, second
-        return users
+                ))
+            return cleaned
+        existing = Thread.objects.filter(user_low=first, user_high=second).first()
+        if existing is not None:
+            self.add_error(
+                "pair",
+                ValidationError(f"{first} and {second} already have a thread (#{existing.pk}).", code="pair_exists"),
+            )
+        cleaned["users"] = (first, second)
+        return cleaned
+
+
+class MembershipInline(admin.TabularInline):
+    """A thread's members. In a group, staff add and remove members and
+    change roles, through the services (ThreadAdmin.save_formset); a direct
+    thread's two are shown, never changed."""
+
+    model = Membership
+    fields = ["user", "role", "joined", "last_read_message_id", "unread_count"]
+    readonly_fields = ["joined", "last_read_message_id", "unread_count"]
+    autocomplete_fields = ["user"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or not obj.is_group:
+            return ["user", "role", *self.readonly_fields]
+        return self.readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return obj is not None and obj.is_group and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is not None and obj.is_group and super().has_delete_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and obj.is_group and super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        # Groups only: a new thread's members come from its form, and a
+        # direct thread's two are its form's pair.
+        return obj is not None and obj.is_group and super().has_view_permission(request, obj)
 
 
 class LatestMessagesFormSet(BaseInlineFormSet):
@@ -104,13 +188,13 @@ class MessageInline(admin.TabularInline):
 @admin.register(Thread)
 class ThreadAdmin(admin.ModelAdmin):
     form = ThreadAdminForm
-    inlines = [MessageInline]
-    list_display = ["__str__", "participant_names", "message_count", "updated", "created"]
+    inlines = [MembershipInline, MessageInline]
+    list_display = ["__str__", "kind", "participant_names", "member_count", "message_count", "updated", "created"]
     list_display_links = ["__str__"]
-    list_filter = ["updated", "created"]
-    search_fields = ["user_low__username", "user_high__username"]
+    list_filter = ["kind", "updated", "created"]
+    search_fields = ["title", "user_low__username", "user_high__username"]
     list_select_related = ["user_low", "user_high"]
-    readonly_fields = ["created", "updated", "message_count"]
+    readonly_fields = ["kind", "created", "updated", "member_count", "message_count"]
     list_per_page = 50
 
     # The total over all threads costs one more COUNT(*) per page; skip it.
@@ -119,15 +203,48 @@ class ThreadAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user_low", "user_high")
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["new_kind", "pair", "title", "owner"]
+        return ["title" if obj.is_group else "pair", *self.readonly_fields]
+
     def save_model(self, request, obj, form, change):
-        # Only a new thread is written: nothing on an existing one is editable,
-        # and saving it would write back `updated` and `message_count` as read
-        # when the page loaded, undoing messages sent meanwhile. A new one is
-        # made by the service, so its participants hear of it like any other.
-        if not change:
-            thread, _ = services.thread_get_or_create(user=obj.user_low, other=obj.user_high)
-            obj.pk, obj.created, obj.updated = thread.pk, thread.created, thread.updated
-            obj._state.adding = False
+        # Through the services, so that the members hear of it like any other
+        # change. Saving the row itself would write back `updated` and the
+        # counters as read when the page loaded, undoing messages sent meanwhile.
+        if change:
+            if "title" in form.changed_data:
+                services.group_rename(thread=obj, actor=None, title=form.cleaned_data["title"])
+            return
+        if form.cleaned_data["new_kind"] == Thread.Kind.GROUP:
+            thread = services.group_create(
+                owner=form.cleaned_data["owner"], title=form.cleaned_data["title"], members=form.cleaned_data["members"]
+            )
+        else:
+            first, second = form.cleaned_data["users"]
+            thread, _ = services.thread_get_or_create(user=first, other=second)
+        obj.pk, obj.created, obj.updated, obj.kind = thread.pk, thread.created, thread.updated, thread.kind
+        obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        # Each change through the services: the same rules (group size,
+        # one owner, ownership passing on) and events as the API's.
+        thread = form.instance
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            services.member_remove(thread=thread, actor=None, user_id=membership.user_id)
+        for membership in formset.new_objects:
+            added = services.member_add(thread=thread, actor=None, user_id=membership.user_id)
+            if membership.role != Membership.Role.MEMBER:
+                services.member_set_role(thread=thread, actor=None, user_id=added.user_id, role=membership.role)
+        for membership, changed_fields in formset.changed_objects:
+            if "role" in changed_fields:
+                services.member_set_role(thread=thread, actor=None, user_id=membership.user_id, role=membership.role)
 
     def delete_model(self, request, obj):
         services.thread_delete(thread=obj)
@@ -137,6 +254,8 @@ class ThreadAdmin(admin.ModelAdmin):
 
     @admin.display(description="Participants")
     def participant_names(self, thread: Thread) -> str:
+        if thread.is_group:
+            return f"{thread.member_count} members"
         return f"{thread.user_low.username}, {thread.user_high.username}"
 
 
@@ -171,6 +290,18 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def excerpt(self, message: Message) -> str:
         return message.excerpt
+
+    def get_readonly_fields(self, request, obj=None):
+        # A group message's read state is its members' positions, not a flag.
+        if obj is not None and obj.thread.is_group:
+            return [*self.readonly_fields, "is_read"]
+        return self.readonly_fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "is_read":
+            # A checkbox: only group messages hold null, and they do not get this field.
+            return forms.BooleanField(label="Read", required=False)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

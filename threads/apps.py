@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_migrate, pre_delete, pre_migrate
+from django.db.models.signals import pre_delete
 
 
 class ThreadsConfig(AppConfig):
@@ -8,21 +8,15 @@ class ThreadsConfig(AppConfig):
     name = "threads"
 
     def ready(self):
-        from . import db_views
-
-        pre_migrate.connect(db_views.before_migrate, sender=self)
-        post_migrate.connect(db_views.after_migrate, sender=self)
-        pre_delete.connect(delete_threads_of_user, sender=settings.AUTH_USER_MODEL, dispatch_uid="threads-of-user")
+        pre_delete.connect(remove_user_from_threads, sender=settings.AUTH_USER_MODEL, dispatch_uid="threads-of-user")
 
 
-def delete_threads_of_user(sender, instance, **kwargs):
-    """A user is being deleted (the admin, the ORM): delete their threads through
-    the service first, which locks each thread before its messages as every
-    write does, and tells the other participant. Django's own cascade would
-    delete them without locks, racing sends, and silently."""
-    from django.db.models import Q
-
+def remove_user_from_threads(sender, instance, **kwargs):
+    """A user is being deleted (the admin, the ORM): delete their direct threads
+    and take them out of their groups through the services first, which lock
+    each thread before its messages as every write does and tell the other
+    members. Django's own cascade would do it without locks, racing sends,
+    leaving groups without an owner, and silently."""
     from . import services
-    from .models import Thread
 
-    services.threads_delete(threads=Thread.objects.filter(Q(user_low=instance) | Q(user_high=instance)))
+    services.user_remove_from_all_threads(user=instance)

@@ -34,7 +34,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from . import events
-from .selectors import parse_id, threads_visible_to
+from .selectors import member_ids_of_thread, parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
 NOT_FOUND = 4404
@@ -49,7 +49,6 @@ def session_group(session_key: str) -> str:
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = None
-        self.other_participant: dict[int, int] = {}  # thread id -> the other user's id, for typing
         self.last_typing: dict[int, float] = {}  # thread id -> monotonic time of the last one sent on
         self.typing_times: list[float] = []  # the last second's typing notices, over all threads
         self.timers: list[asyncio.Task] = []
@@ -157,7 +156,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
     async def typing(self, raw_thread_id) -> None:
-        """Tell the other participant; silently nothing for a thread the user is
+        """Tell the other members; silently nothing for a thread the user is
         not in (as if it did not exist), or sooner than CHAT_TYPING_INTERVAL
         after the last notice for that thread."""
         thread_id = parse_id(raw_thread_id) if isinstance(raw_thread_id, int) else None
@@ -177,30 +176,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if len(self.last_typing) >= 1000:
             self.last_typing.clear()
         self.last_typing[thread_id] = now
-        other = self.other_participant.get(thread_id)
-        if other is None:
-            other = await self.find_other_participant(thread_id)
-            if other is None:
-                return
-            self.other_participant[thread_id] = other
-        await self.channel_layer.group_send(
-            events.user_group(other),
-            {"type": "chat.events", "events": [events.typing(thread_id=thread_id, user=self.user)]},
-        )
+        # Looked up each time (at most one a thread every interval): members
+        # come and go, and a removed member must stop reaching the others.
+        notice = {"type": "chat.events", "events": [events.typing(thread_id=thread_id, user=self.user)]}
+        for other in await self.other_members(thread_id):
+            await self.channel_layer.group_send(events.user_group(other), notice)
 
     @database_sync_to_async
-    def find_other_participant(self, thread_id: int) -> int | None:
-        pair = threads_visible_to(user=self.user).filter(pk=thread_id).values_list("user_low_id", "user_high_id")
-        for low, high in pair:
-            return high if low == self.user.pk else low
-        return None
+    def other_members(self, thread_id: int) -> list[int]:
+        """The other members of the thread, or none if the user is not a member."""
+        members = member_ids_of_thread(thread_id=thread_id)
+        return [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
 
     # Events from the channel layer (threads/events.py).
 
     async def chat_events(self, message):
         for event in message["events"]:
-            if event["type"] == "thread.deleted":
-                self.other_participant.pop(event["thread"], None)
             await self.send_json(event)
 
 

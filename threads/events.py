@@ -4,14 +4,18 @@ The services call these functions inside their transaction. Nothing is sent
 then: each event goes out after the transaction commits
 (`transaction.on_commit`), so a write that rolls back sends nothing and one
 that commits is never announced before others can read it. Events travel over
-the Channels layer to the group of each user concerned (`user_group`), where
-`consumers.ChatConsumer` forwards them to that user's open WebSockets.
+the Channels layer to the group of each user concerned (`user_group`): a
+thread's current members, read when the event is built, after the commit, so
+a member who was removed gets nothing more. `consumers.ChatConsumer` forwards
+them to that user's open WebSockets.
 
-Every event is a JSON object with a `type`; messages and threads are rendered
-by the REST API's own serializers. Sending is best effort: a channel layer
-that is down is logged and never fails the write that already committed.
+Every event is a JSON object with a `type`; messages, threads and members are
+rendered by `rendering`, as the REST API renders them. Sending is best
+effort: a channel layer that is down is logged and never fails the write
+that already committed.
 """
 
+import asyncio
 from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
@@ -19,7 +23,9 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from .models import Message, Thread
+from . import selectors
+from .models import Membership, Message, Thread
+from .rendering import render_membership, render_message, render_thread, render_user_summary
 
 # One event for one user: (user id, event).
 Delivery = tuple[int, dict]
@@ -33,8 +39,8 @@ def user_group(user_id: int) -> str:
 def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
     """After the current transaction commits, build the deliveries and send them.
 
-    Built after the commit, so that what they read (unread counts, say) is
-    what the commit left behind.
+    Built after the commit, so that what they read (members, unread counts)
+    is what the commit left behind.
     """
 
     def send() -> None:
@@ -48,8 +54,14 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
             events_by_user.setdefault(user_id, []).append(event)
 
         async def send_all() -> None:
-            for user_id, events in events_by_user.items():
-                await layer.group_send(user_group(user_id), {"type": "chat.events", "events": events})
+            # Concurrently: a group's hundred members must not cost a hundred
+            # round trips to Redis one after the other.
+            await asyncio.gather(
+                *(
+                    layer.group_send(user_group(user_id), {"type": "chat.events", "events": events})
+                    for user_id, events in events_by_user.items()
+                )
+            )
 
         async_to_sync(send_all)()
 
@@ -58,107 +70,167 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
     transaction.on_commit(send, robust=True)
 
 
-def _unread_counts(user_id: int, thread_id: int, thread_unread: int | None = None) -> Delivery:
-    """The user's unread counts; `thread_unread` if the writer knows it (saves a query)."""
-    from .selectors import thread_unread_count_for_user_id, unread_count_for_user_id
+def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delivery]:
+    """Each user's new unread counts: `thread_unread` (user id -> their count
+    in the thread) and their total, read in one query for all of them."""
+    totals = selectors.unread_counts_for_user_ids(user_ids=list(thread_unread))
+    return [
+        (user_id, {"type": "unread_count", "unread_count": totals[user_id], "thread": thread_id,
+                   "thread_unread_count": count})
+        for user_id, count in thread_unread.items()
+    ]
 
-    if thread_unread is None:
-        thread_unread = thread_unread_count_for_user_id(user_id=user_id, thread_id=thread_id)
-    return user_id, {
-        "type": "unread_count",
-        "unread_count": unread_count_for_user_id(user_id=user_id),
-        "thread": thread_id,
-        "thread_unread_count": thread_unread,
+
+def message_created(message: Message, *, members: dict[int, tuple[int, int]]) -> None:
+    """To every member; the others also get their new unread counts.
+    `members`: each member's (unread count, read position) as the send left
+    them (the writer holds the thread's lock, so they are exact)."""
+    positions = {user_id: position for user_id, (_, position) in members.items()}
+    payload = {
+        "type": "message.created",
+        "message": render_message(message, positions if message.thread.is_group else None),
     }
-
-
-def message_created(message: Message, *, recipient_thread_unread: int | None = None) -> None:
-    """To both participants; the recipient also gets their new unread counts.
-    `recipient_thread_unread`: the recipient's unread count in the thread as
-    this write left it (the writer holds the thread's lock, so it is exact)."""
-    from .serializers import MessageSerializer
-
-    payload = {"type": "message.created", "message": MessageSerializer(message).data}
-    pair, recipient = message.thread.pair_ids, _other(message.thread, message.sender_id)
+    recipients = {user_id: unread for user_id, (unread, _) in members.items() if user_id != message.sender_id}
     send_on_commit(
-        lambda: [
-            *((user_id, payload) for user_id in pair),
-            _unread_counts(recipient, message.thread_id, recipient_thread_unread),
-        ]
+        lambda: [*((user_id, payload) for user_id in members), *_unread_counts(message.thread_id, recipients)]
     )
 
 
 def message_updated(message: Message) -> None:
-    from .serializers import MessageSerializer
+    def build() -> list[Delivery]:
+        positions = selectors.read_positions(thread_id=message.thread_id)
+        payload = {
+            "type": "message.updated",
+            "message": render_message(message, positions if message.thread.is_group else None),
+        }
+        return [(user_id, payload) for user_id in positions]
 
-    payload = {"type": "message.updated", "message": MessageSerializer(message).data}
-    send_on_commit(lambda: [(user_id, payload) for user_id in message.thread.pair_ids])
+    send_on_commit(build)
 
 
 def messages_deleted(*, thread: Thread, message_ids: list[int]) -> None:
-    """To both participants, with fresh unread counts for both (an unread message may be gone)."""
+    """To every member, with fresh unread counts for all (an unread message may be gone)."""
     payload = {"type": "message.deleted", "thread": thread.pk, "message_ids": message_ids}
-    send_on_commit(
-        lambda: [
-            *((user_id, payload) for user_id in thread.pair_ids),
-            *(_unread_counts(user_id, thread.pk) for user_id in thread.pair_ids),
-        ]
-    )
+
+    def build() -> list[Delivery]:
+        unread = selectors.thread_unread_counts(thread_id=thread.pk)
+        return [*((user_id, payload) for user_id in unread), *_unread_counts(thread.pk, unread)]
+
+    send_on_commit(build)
+
+
+def _read_receipt(thread_id: int, reader_id: int, payload: dict) -> None:
+    """A read receipt to every member (the senders, and the reader's other
+    devices), and the reader's new unread counts."""
+
+    def build() -> list[Delivery]:
+        unread = selectors.thread_unread_counts(thread_id=thread_id)
+        reader = {reader_id: unread[reader_id]} if reader_id in unread else {}
+        return [*((user_id, payload) for user_id in unread), *_unread_counts(thread_id, reader)]
+
+    send_on_commit(build)
 
 
 def messages_read(*, thread: Thread, reader_id: int, message_ids: list[int]) -> None:
-    """The read receipt: to both participants (the sender, and the reader's
-    other devices), and the reader's new unread counts."""
+    """Direct thread: the reader marked these messages read."""
     payload = {"type": "message.read", "thread": thread.pk, "reader": reader_id, "message_ids": message_ids}
-    send_on_commit(
-        lambda: [*((user_id, payload) for user_id in thread.pair_ids), _unread_counts(reader_id, thread.pk)]
-    )
+    _read_receipt(thread.pk, reader_id, payload)
+
+
+def group_read(*, thread: Thread, reader_id: int, position: int) -> None:
+    """Group: the reader's read position moved forward to `position`."""
+    payload = {"type": "message.read", "thread": thread.pk, "reader": reader_id, "last_read_message": position}
+    _read_receipt(thread.pk, reader_id, payload)
 
 
 def messages_marked_unread(*, thread: Thread, reader_id: int, message_ids: list[int]) -> None:
     """Staff marked messages unread again (admin): the reader's counts change."""
     payload = {"type": "message.unread", "thread": thread.pk, "reader": reader_id, "message_ids": message_ids}
+    _read_receipt(thread.pk, reader_id, payload)
+
+
+def thread_created(thread: Thread, *, member_ids: list[int]) -> None:
+    """To each initial member, the thread as their thread list shows it (the
+    same for all of them: nothing is unread yet)."""
+
+    def build() -> list[Delivery]:
+        loaded = (
+            Thread.objects.select_related("user_low", "user_high", "last_message__sender").filter(pk=thread.pk).first()
+        )
+        if loaded is None:
+            return []
+        loaded.unread_count = 0
+        selectors.load_member_previews([loaded])
+        payload = {"type": "thread.created", "thread": render_thread(loaded)}
+        return [(user_id, payload) for user_id in member_ids]
+
+    send_on_commit(build)
+
+
+def thread_updated(thread: Thread) -> None:
+    """A group's title changed: to every member."""
+    payload = {"type": "thread.updated", "thread": thread.pk, "title": thread.title}
+    send_on_commit(lambda: [(user_id, payload) for user_id in selectors.member_ids_of_thread(thread_id=thread.pk)])
+
+
+def threads_deleted(members: dict[int, list[int]]) -> None:
+    """`members`: each deleted thread's id -> its members' ids. Each member
+    also gets their unread counts: unread messages may be gone."""
+
+    def build() -> list[Delivery]:
+        totals = selectors.unread_counts_for_user_ids(user_ids={u for ids in members.values() for u in ids})
+        deliveries = []
+        for thread_id, user_ids in members.items():
+            for user_id in user_ids:
+                deliveries.append((user_id, {"type": "thread.deleted", "thread": thread_id}))
+                deliveries.append((user_id, {"type": "unread_count", "unread_count": totals[user_id],
+                                             "thread": thread_id, "thread_unread_count": 0}))
+        return deliveries
+
+    send_on_commit(build)
+
+
+def member_added(thread: Thread, membership: Membership) -> None:
+    """To every member, the new one included."""
+    payload = {"type": "member.added", "thread": thread.pk, "member": render_membership(membership),
+               "member_count": thread.member_count}
+    send_on_commit(lambda: [(user_id, payload) for user_id in selectors.member_ids_of_thread(thread_id=thread.pk)])
+
+
+def member_removed(thread: Thread, membership: Membership) -> None:
+    """To the remaining members and to the one removed (who also gets their
+    new total: their unread messages there are gone)."""
+    removed_id = membership.user_id
+    payload = {"type": "member.removed", "thread": thread.pk, "user": render_user_summary(membership.user),
+               "member_count": thread.member_count}
+
+    def build() -> list[Delivery]:
+        total = selectors.unread_count_for_user_id(user_id=removed_id)
+        return [
+            *((user_id, payload) for user_id in selectors.member_ids_of_thread(thread_id=thread.pk)),
+            (removed_id, payload),
+            (removed_id, {"type": "unread_count", "unread_count": total, "thread": thread.pk,
+                          "thread_unread_count": 0}),
+        ]
+
+    send_on_commit(build)
+
+
+def members_updated(thread: Thread, memberships: list[Membership]) -> None:
+    """Roles changed: to every member, one event per changed membership."""
+    payloads = [
+        {"type": "member.updated", "thread": thread.pk, "member": render_membership(membership)}
+        for membership in memberships
+    ]
     send_on_commit(
-        lambda: [*((user_id, payload) for user_id in thread.pair_ids), _unread_counts(reader_id, thread.pk)]
+        lambda: [
+            (user_id, payload)
+            for user_id in selectors.member_ids_of_thread(thread_id=thread.pk)
+            for payload in payloads
+        ]
     )
 
 
-def thread_created(thread: Thread) -> None:
-    """To both participants, each with the thread as their own thread list shows it."""
-    from .selectors import thread_get_for_user
-    from .serializers import ThreadSerializer
-
-    def build() -> list[Delivery]:
-        deliveries = []
-        for user in thread.pair:
-            rendered = ThreadSerializer(thread_get_for_user(user=user, thread_id=thread.pk, annotated=True)).data
-            deliveries.append((user.pk, {"type": "thread.created", "thread": rendered}))
-        return deliveries
-
-    send_on_commit(build)
-
-
-def threads_deleted(pairs: Iterable[tuple[int, int, int]]) -> None:
-    """`pairs`: (thread id, user_low id, user_high id) of each deleted thread.
-    Both participants also get their unread counts: unread messages may be gone."""
-    pairs = list(pairs)
-
-    def build() -> list[Delivery]:
-        deliveries = []
-        for thread_id, low, high in pairs:
-            for user_id in (low, high):
-                deliveries.append((user_id, {"type": "thread.deleted", "thread": thread_id}))
-                deliveries.append(_unread_counts(user_id, thread_id, thread_unread=0))
-        return deliveries
-
-    send_on_commit(build)
-
-
 def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
-    """The typing notice a participant's client asked to send (see the consumer)."""
-    return {"type": "typing", "thread": thread_id, "user": {"id": user.pk, "username": user.get_username()}}
-
-
-def _other(thread: Thread, user_id: int) -> int:
-    low, high = thread.pair_ids
-    return high if user_id == low else low
+    """The typing notice a member's client asked to send (see the consumer)."""
+    return {"type": "typing", "thread": thread_id, "user": render_user_summary(user)}

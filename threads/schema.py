@@ -56,7 +56,8 @@ class ChatAutoSchema(AutoSchema):
         # body error (400, 413, 415) can come from it.
         has_body = method in {"POST", "PUT", "PATCH"} and self.get_request_serializer() is not None
         errors = {}
-        if has_body or self._get_filter_parameters() or self._get_pagination_parameters():
+        refuses_input = getattr(view, "action", None) in getattr(view, "refusing_actions", ())
+        if has_body or refuses_input or self._get_filter_parameters() or self._get_pagination_parameters():
             errors["400"] = BAD_REQUEST
         # JWT authentication answers 401 to a bad token even where none is required.
         if view.authentication_classes or isinstance(view, TokenViewBase):

@@ -1,16 +1,20 @@
 """Read queries. Everything a request reads about threads and messages is
 scoped to a user here, in one place.
 
-The access rule: a thread the user does not take part in does not exist for
+The access rule: a thread the user is not a member of does not exist for
 them, so every lookup of a thread or of its messages goes through
-`thread_get_for_user`, which raises Http404 in both cases alike.
+`thread_get_for_user`, which raises Http404 in both cases alike. Membership
+is decided by one table, `Membership`.
 """
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, F, Q, QuerySet, Sum, When
+from django.db.models import Case, F, FilteredRelation, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
-from .models import Message, Thread
+from .models import Membership, Message, Thread
+from .rendering import ReadPositions
 
 # The largest id a database integer column holds (signed 64 bit). Ids from a
 # URL or a query string are checked against it before they reach SQL:
@@ -32,47 +36,71 @@ def parse_id(raw, *, minimum: int = 1) -> int | None:
     return value if minimum <= value <= MAX_ID else None
 
 
-def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The threads `user` takes part in: the one scope every thread read starts from."""
-    return threads_of_user_id(user_id=user.pk)
-
-
 def threads_of_user_id(*, user_id: int) -> QuerySet[Thread]:
-    """`threads_visible_to` by id, for code that holds only the id (events).
+    """The threads `user_id` is a member of, each annotated with the
+    member's own `my_role`, `unread_count` and `my_last_read` from their
+    membership row: the one scope every thread read starts from.
 
-    Decided by the pair columns, which the database constrains (the
-    `participants` view is derived from them).
+    The membership is joined with the user in the join condition (not in
+    WHERE), so a query built on this one can drop its filters (the deferred
+    join of `pagination`) and still read the caller's row only.
     """
-    return Thread.objects.filter(Q(user_low_id=user_id) | Q(user_high_id=user_id))
-
-
-def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The user's threads, latest activity first, with `last_message` (and its
-    sender) loaded and `unread_count` (messages to `user` not yet read)
-    annotated: both from the thread's own columns, so a page of threads reads
-    no messages."""
     return (
-        threads_visible_to(user=user)
-        .select_related("user_low", "user_high", "last_message__sender")
-        # Only what a rendered thread shows: a page builds five model
-        # instances per thread, and full user rows are most of their cost.
-        .only(*THREAD_LIST_FIELDS)
-        .annotate(unread_count=_unread_counter_of(user.pk))
-        .order_by("-updated", "-id")
+        Thread.objects.annotate(mine=FilteredRelation("memberships", condition=Q(memberships__user_id=user_id)))
+        .filter(mine__isnull=False)
+        .annotate(
+            my_role=F("mine__role"), unread_count=F("mine__unread_count"), my_last_read=F("mine__last_read_message_id")
+        )
     )
 
 
+def threads_visible_to(*, user: AbstractBaseUser) -> QuerySet[Thread]:
+    return threads_of_user_id(user_id=user.pk)
+
+
+# Only what a rendered thread shows: a page builds several model instances
+# per thread, and full user rows are most of their cost.
 THREAD_LIST_FIELDS = [
-    "created", "updated", "message_count", "unread_low", "unread_high",
+    "kind", "title", "created", "updated", "message_count", "member_count",
     "user_low__username", "user_high__username",
     "last_message__thread", "last_message__text", "last_message__created", "last_message__is_read",
     "last_message__client_id", "last_message__sender__username",
 ]
 
 
-def _unread_counter_of(user_id: int) -> Case:
-    """The thread's counter of messages to `user_id` that are unread."""
-    return Case(When(user_low_id=user_id, then=F("unread_low")), default=F("unread_high"))
+def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
+    """The user's threads, latest activity first, ready to render (after
+    `load_member_previews` for a page's groups): `last_message` (and its
+    sender) and a direct thread's pair loaded, the caller's `unread_count`
+    annotated from their membership, so a page of threads reads no messages."""
+    return (
+        threads_visible_to(user=user)
+        .select_related("user_low", "user_high", "last_message__sender")
+        .only(*THREAD_LIST_FIELDS)
+        .order_by("-updated", "-id")
+    )
+
+
+def load_member_previews(threads) -> None:
+    """Set `member_preview` on each group among `threads`: its first
+    CHAT_GROUP_PREVIEW_MEMBERS members, owner first, then by joining order.
+    One query for all of them, whatever their sizes."""
+    groups = {thread.pk: thread for thread in threads if thread.is_group}
+    if not groups:
+        return
+    for thread in groups.values():
+        thread.member_preview = []
+    owner_first = Case(When(role=Membership.Role.OWNER, then=Value(0)), default=Value(1))
+    preview = (
+        Membership.objects.filter(thread_id__in=groups)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("thread_id")], order_by=[owner_first, "joined", "id"]))
+        .filter(rank__lte=settings.CHAT_GROUP_PREVIEW_MEMBERS)
+        .select_related("user")
+        .only("thread_id", "role", "joined", "user__username")
+        .order_by("thread_id", "rank")
+    )
+    for membership in preview:
+        groups[membership.thread_id].member_preview.append(membership)
 
 
 def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = False) -> Thread:
@@ -88,7 +116,40 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     thread = threads.filter(pk=parsed).first()
     if thread is None:
         raise Http404("No thread with this id.")
+    if annotated:
+        load_member_previews([thread])
     return thread
+
+
+def member_ids_of_thread(*, thread_id: int) -> list[int]:
+    return list(Membership.objects.filter(thread_id=thread_id).values_list("user_id", flat=True))
+
+
+def memberships_of_thread(*, thread: Thread) -> QuerySet[Membership]:
+    """A thread's members by joining order, with their users. The caller must
+    have fetched `thread` through `thread_get_for_user`."""
+    return (
+        Membership.objects.filter(thread=thread)
+        .select_related("user")
+        .only("thread_id", "role", "joined", "last_read_message_id", "user__username")
+        .order_by("joined", "id")
+    )
+
+
+def read_positions(*, thread_id: int) -> ReadPositions:
+    """A group's read positions: every current member's user id -> the id of
+    the newest message they have read (at most CHAT_GROUP_MAX_MEMBERS rows)."""
+    return dict(Membership.objects.filter(thread_id=thread_id).values_list("user_id", "last_read_message_id"))
+
+
+def readers_of_message(*, message: Message) -> QuerySet[Membership]:
+    """The members other than its sender who have read `message`, by joining
+    order: in a group, those whose read position reached it; in a direct
+    thread, the recipient once the message is read."""
+    members = memberships_of_thread(thread=message.thread).exclude(user_id=message.sender_id)
+    if message.thread.is_group:
+        return members.filter(last_read_message_id__gte=message.pk)
+    return members if message.is_read else members.none()
 
 
 def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
@@ -103,26 +164,32 @@ def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
 
 
 def unread_count_for_user(*, user: AbstractBaseUser) -> int:
-    """Messages addressed to `user`, in all their threads, not yet read."""
+    """Messages to `user` from others, in all their threads, not yet read."""
     return unread_count_for_user_id(user_id=user.pk)
 
 
 def unread_count_for_user_id(*, user_id: int) -> int:
-    """The sum of the user's threads' unread counters (no message is read)."""
-    total = threads_of_user_id(user_id=user_id).aggregate(total=Sum(_unread_counter_of(user_id)))["total"]
-    return total or 0
+    """The sum of the user's membership counters (no message is read)."""
+    return unread_counts_for_user_ids(user_ids=[user_id])[user_id]
 
 
-def thread_unread_count_for_user_id(*, user_id: int, thread_id: int) -> int:
-    """Messages addressed to `user_id` in one of their threads, not yet read
-    (0 for a thread they are not in, or that is gone)."""
-    counters = (
-        threads_of_user_id(user_id=user_id)
-        .filter(pk=thread_id)
-        .values_list("user_low_id", "unread_low", "unread_high")
-        .first()
+def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
+    """Each user's total unread count, in one query however many users."""
+    totals = dict.fromkeys(user_ids, 0)
+    rows = (
+        Membership.objects.filter(user_id__in=totals)
+        .values("user_id")
+        .order_by()
+        .annotate(total=Sum("unread_count"))
+        .values_list("user_id", "total")
     )
-    if counters is None:
-        return 0
-    low_id, unread_low, unread_high = counters
-    return unread_low if user_id == low_id else unread_high
+    totals.update(rows)
+    return totals
+
+
+def thread_unread_counts(*, thread_id: int, user_ids=None) -> dict[int, int]:
+    """Each member's unread count in one thread (of `user_ids` only, if given)."""
+    members = Membership.objects.filter(thread_id=thread_id)
+    if user_ids is not None:
+        members = members.filter(user_id__in=user_ids)
+    return dict(members.values_list("user_id", "unread_count"))

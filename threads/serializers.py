@@ -2,15 +2,15 @@
 themselves live in `services`. `sender` and `thread` are never read from a
 request body: they come from the authenticated user and the URL."""
 
-from datetime import UTC
-
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from .models import Message, Thread
+from .models import Membership, Message, Thread
+from .rendering import render_membership, render_message, render_reader, render_thread, render_user_summary
 from .selectors import MAX_ID
 from .services import check_message_text
 
@@ -43,32 +43,9 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-# The hot read serializers (users in threads, messages, threads) render by
-# hand: DRF's field machinery costs more than the queries behind a page.
-# Their declared fields still describe them (the schema); a test holds each
-# hand-made rendering equal to what the declared fields give.
-
-
-def render_datetime(value) -> str:
-    """As DRF's DateTimeField renders a UTC time: ISO 8601 with a Z."""
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def render_user_summary(user) -> dict:
-    return {"id": user.pk, "username": user.username}
-
-
-def render_message(message: Message) -> dict:
-    return {
-        "id": message.pk,
-        "thread": message.thread_id,
-        "sender": render_user_summary(message.sender),
-        "text": message.text,
-        "created": render_datetime(message.created),
-        "is_read": message.is_read,
-        "client_id": None if message.client_id is None else str(message.client_id),
-    }
+# The hot read serializers (users, messages, threads, members) render with
+# `rendering`, by hand; their declared fields describe them for the schema,
+# and a test holds each rendering equal to what the declared fields give.
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -129,16 +106,29 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    """A message. In a group (the view puts the members' read positions in
+    the context as `read_positions`) it also has `read_count`."""
+
     sender = UserSummarySerializer(read_only=True)
     thread = serializers.PrimaryKeyRelatedField(read_only=True)
+    is_read = serializers.BooleanField(
+        read_only=True,
+        allow_null=True,
+        help_text="Direct thread: the recipient has read it. Group: every other current member has. "
+        "Null only for a group's last_message in a thread list (fetch the message for its read state).",
+    )
+    # Not read_only: the schema then lists it as optional (it is absent from direct messages).
+    read_count = serializers.IntegerField(
+        required=False, help_text="Groups only: how many other current members have read it."
+    )
 
     class Meta:
         model = Message
-        fields = ["id", "thread", "sender", "text", "created", "is_read", "client_id"]
+        fields = ["id", "thread", "sender", "text", "created", "is_read", "read_count", "client_id"]
         read_only_fields = fields
 
     def to_representation(self, instance):
-        return render_message(instance)
+        return render_message(instance, self.context.get("read_positions"))
 
 
 class StrictUUIDField(StrictStringMixin, serializers.UUIDField):
@@ -170,36 +160,86 @@ class MessageCreateSerializer(MessageTextSerializer):
 
 class ThreadSerializer(serializers.ModelSerializer):
     """A thread as listed: expects a thread from `selectors.threads_for_user`
-    (its `unread_count` annotation, its users and last message loaded)."""
+    (its `unread_count` annotation, its users and last message loaded, and
+    for a group its `member_preview`)."""
 
-    # The pair columns are select_related, so this costs no query.
-    participants = UserSummarySerializer(source="pair", many=True, read_only=True)
+    participants = UserSummarySerializer(
+        many=True,
+        read_only=True,
+        help_text="A direct thread: its two users. A group: up to 5 members (owner first, then by joining "
+        "order); all of them are under /members/.",
+    )
+    title = serializers.CharField(read_only=True, allow_null=True, help_text="Groups only; null for direct threads.")
     last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Thread
-        fields = ["id", "participants", "created", "updated", "last_message", "unread_count"]
+        fields = [
+            "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+        ]
         read_only_fields = fields
 
     def to_representation(self, instance):
-        return {
-            "id": instance.pk,
-            "participants": [render_user_summary(instance.user_low), render_user_summary(instance.user_high)],
-            "created": render_datetime(instance.created),
-            "updated": render_datetime(instance.updated),
-            "last_message": None if instance.last_message is None else render_message(instance.last_message),
-            "unread_count": instance.unread_count,
-        }
+        return render_thread(instance)
 
 
 class ThreadCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=Thread.Kind.choices, default=Thread.Kind.DIRECT, help_text="direct (the default) or group."
+    )
+    title = StrictCharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Groups only (required): 1 to 100 characters."
+    )
     participants = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         min_length=1,
-        max_length=100,
-        help_text="User ids: the other participant, optionally with your own id.",
+        max_length=max(100, settings.CHAT_GROUP_MAX_MEMBERS),
+        help_text="User ids. Direct: the other participant, optionally with your own id. Group: its "
+        "members; the caller is the owner whether listed or not.",
+    )
+
+
+class ThreadUpdateSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=1000, help_text="The group's new title: 1 to 100 characters.")
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+    last_read_message = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The id of the newest message this member has read."
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "joined", "last_read_message"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        return render_membership(instance)
+
+
+class ReaderSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+    last_read_message = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "last_read_message"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        return render_reader(instance)
+
+
+class MemberAddSerializer(serializers.Serializer):
+    user = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="The id of the user to add.")
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices, help_text="owner hands the group over: the old owner becomes an admin."
     )
 
 

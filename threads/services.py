@@ -2,7 +2,11 @@
 
 `check_*` functions validate and raise `django.core.exceptions.ValidationError`
 (the API answers 400); writes refuse what the rules in `permissions` forbid
-with `PermissionDenied` (403). Every write is one transaction.
+with `PermissionDenied` (403), and a thread or member that is not there (or
+no longer) with Http404. Every write is one transaction that takes the
+thread's row lock first, so writes to one thread never interleave and never
+wait on each other in opposite orders; the counters they keep (the thread's
+message and member counts, each member's unread count) are exact.
 """
 
 import uuid
@@ -13,30 +17,42 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
 
 from . import events
-from .models import Message, Thread
-from .permissions import can_edit_message, can_mark_message_read
+from .models import Membership, Message, Thread
+from .permissions import (
+    can_delete_message,
+    can_delete_thread,
+    can_edit_message,
+    can_manage_group,
+    can_mark_message_read,
+    can_remove_member,
+    can_set_role,
+)
 
 User = get_user_model()
+Role = Membership.Role
+
+
+# Checks.
 
 
 def check_thread_pair(*, user: AbstractBaseUser, other: AbstractBaseUser) -> None:
-    """A thread is between two different users."""
+    """A direct thread is between two different users."""
     if user.pk == other.pk:
         raise ValidationError("A thread needs two different users; you cannot start one with yourself.")
 
 
 def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Iterable[int]) -> AbstractBaseUser:
-    """Resolve a create request's `participants` to the one other user, or explain what is wrong.
+    """Resolve a direct thread's `participants` to the one other user, or explain what is wrong.
 
     The caller is always a participant; listing the caller's own id is allowed.
     """
-    other_ids = sorted({pk for pk in participant_ids} - {user.pk})
+    other_ids = sorted(set(participant_ids) - {user.pk})
     if not other_ids:
         problem = ValidationError(
             "List the id of the other participant: a thread needs two different users and you cannot "
@@ -45,9 +61,9 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
         )
     elif len(other_ids) > 1:
         problem = ValidationError(
-            f"A thread has exactly two participants: you and one other user. "
-            f"Got {len(other_ids)} other users ({', '.join(map(str, other_ids[:10]))}"
-            f"{', ...' if len(other_ids) > 10 else ''}).",
+            f"A direct thread has exactly two participants: you and one other user. "
+            f"Got {len(other_ids)} other users ({_some(other_ids)}); "
+            f'for more, create a group ("kind": "group").',
             code="too_many_participants",
         )
     else:
@@ -57,6 +73,42 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
         problem = ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
     # Keyed by the request field, so the API answers {"participants": [...]}.
     raise ValidationError({"participants": problem})
+
+
+def check_group_title(title) -> str:
+    """A group's title, trimmed: 1 to 100 characters."""
+    if not isinstance(title, str) or not title.strip():
+        problem = ValidationError("A group needs a title.", code="blank")
+    elif len(title.strip()) > 100:
+        problem = ValidationError(
+            f"A title is at most 100 characters; this one has {len(title.strip())}.", code="max_length"
+        )
+    elif "\x00" in title:
+        problem = ValidationError("A title cannot contain NUL characters.", code="null_characters")
+    else:
+        return title.strip()
+    raise ValidationError({"title": problem})
+
+
+def check_group_member_ids(*, owner: AbstractBaseUser, member_ids: Iterable[int]) -> list[AbstractBaseUser]:
+    """Resolve a new group's `participants` to its members other than the
+    owner (who may list themselves), or explain what is wrong."""
+    other_ids = sorted(set(member_ids) - {owner.pk})
+    limit = settings.CHAT_GROUP_MAX_MEMBERS
+    if len(other_ids) + 1 > limit:
+        raise ValidationError(
+            {"participants": ValidationError(
+                f"A group has at most {limit} members, you included; this one would have {len(other_ids) + 1}.",
+                code="too_many_members",
+            )}
+        )
+    found = {user.pk: user for user in User.objects.filter(pk__in=other_ids, is_active=True)}
+    unknown = [pk for pk in other_ids if pk not in found]
+    if unknown:
+        raise ValidationError(
+            {"participants": ValidationError(f"Unknown or inactive users: {_some(unknown)}.", code="unknown_user")}
+        )
+    return [found[pk] for pk in other_ids]
 
 
 def check_message_text(text: str) -> str:
@@ -73,9 +125,58 @@ def check_message_text(text: str) -> str:
     return text
 
 
+def _some(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
+
+
+# Locks.
+
+
+def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> dict:
+    """Take the thread's row lock (before any of its messages' or members',
+    as every write does); return its row as it stands under the lock and,
+    with `member`, that user's membership (`role`, `unread_count`,
+    `last_read`: None when they are not a member), in the same query."""
+    columns = {}
+    if member is not None:
+        mine = Membership.objects.filter(thread=OuterRef("pk"), user_id=member.pk)
+        columns = {
+            "role": Subquery(mine.values("role")),
+            "unread_count": Subquery(mine.values("unread_count")),
+            "last_read": Subquery(mine.values("last_read_message_id")),
+        }
+    row = (
+        Thread.objects.select_for_update(of=("self",))
+        .filter(pk=thread.pk)
+        .values("kind", "last_message_id", "member_count", **columns)
+        .first()
+    )
+    if row is None:
+        raise Http404("No thread with this id.")  # deleted since the caller fetched it
+    return row
+
+
+def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
+    """Lock the thread for a write by `actor`, a member, or with no actor by staff (no rule applies)."""
+    return _lock_thread(thread) if actor is None else _lock_as_member(thread, actor)
+
+
+def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
+    """Lock the thread for a write by `user`, who must (still) be a member.
+    The API answers an outsider 404 before it gets here; PermissionDenied is
+    for other callers, and for a member removed while their request ran."""
+    locked = _lock_thread(thread, member=user)
+    if locked["role"] is None:
+        raise PermissionDenied("Only the members of a thread can do this.")
+    return locked
+
+
+# Threads.
+
+
 @transaction.atomic
 def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> tuple[Thread, bool]:
-    """Return the pair's thread and whether it was created now.
+    """Return the pair's direct thread and whether it was created now.
 
     Safe when callers race: the unique pair constraint lets exactly one insert
     win and the others read the winner's thread.
@@ -87,21 +188,60 @@ def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> 
         return existing, False
     try:
         with transaction.atomic():
-            thread = Thread.objects.create(user_low=low, user_high=high)
+            thread = Thread.objects.create(user_low=low, user_high=high, member_count=2)
     except IntegrityError:
         return Thread.objects.get(user_low=low, user_high=high), False
-    events.thread_created(thread)
+    Membership.objects.bulk_create(
+        [
+            Membership(thread=thread, user=member, direct_slot=slot, joined=thread.created)
+            for slot, member in enumerate((low, high))
+        ]
+    )
+    events.thread_created(thread, member_ids=[low.pk, high.pk])
     return thread, True
 
 
 @transaction.atomic
-def threads_delete(*, threads: QuerySet[Thread]) -> int:
-    """Delete threads and, with them, all their messages; returns how many threads.
+def group_create(*, owner: AbstractBaseUser, title: str, members: list[AbstractBaseUser]) -> Thread:
+    """Create a group thread: `owner` owns it, `members` (checked by
+    check_group_member_ids) join as members. Always a new group."""
+    title = check_group_title(title)
+    if len(members) + 1 > settings.CHAT_GROUP_MAX_MEMBERS:
+        raise ValidationError({"participants": f"A group has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."})
+    thread = Thread.objects.create(kind=Thread.Kind.GROUP, title=title, member_count=len(members) + 1)
+    # The owner's row first: joining order is (joined, id).
+    Membership.objects.bulk_create(
+        [Membership(thread=thread, user=owner, role=Role.OWNER, joined=thread.created)]
+        + [Membership(thread=thread, user=member, role=Role.MEMBER, joined=thread.created) for member in members]
+    )
+    events.thread_created(thread, member_ids=[owner.pk, *(member.pk for member in members)])
+    return thread
 
-    The threads' rows are locked first, in id order, as message_create and
-    messages_delete lock them: a send racing the delete then either lands
-    before it (and is deleted with the thread) or finds the thread gone, and
-    the two never wait on each other in opposite orders.
+
+@transaction.atomic
+def group_rename(*, thread: Thread, actor: AbstractBaseUser | None, title: str) -> Thread:
+    """Change a group's title: its owner and admins (no actor: staff)."""
+    if not thread.is_group:
+        raise ValidationError({"title": "A direct thread has no title; only groups can be renamed."})
+    title = check_group_title(title)
+    locked = _lock_for(thread, actor)
+    if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
+        raise PermissionDenied("Only the group's owner and admins may rename it.")
+    Thread.objects.filter(pk=thread.pk).update(title=title)
+    thread.title = title
+    events.thread_updated(thread)
+    return thread
+
+
+@transaction.atomic
+def threads_delete(*, threads: QuerySet[Thread]) -> int:
+    """Delete threads and, with them, their messages and memberships; returns
+    how many threads. No permission check (staff in the admin; the API goes
+    through thread_delete with an actor).
+
+    The threads' rows are locked first, in id order, as every write locks
+    them: a send racing the delete then either lands before it (and is
+    deleted with the thread) or finds the thread gone.
     """
     # Lock the thread rows only: `threads` may join users (an admin search),
     # and FOR UPDATE on a join would lock those users' rows too.
@@ -109,16 +249,147 @@ def threads_delete(*, threads: QuerySet[Thread]) -> int:
         Thread.objects.select_for_update()
         .filter(pk__in=Subquery(threads.order_by().values("pk")))
         .order_by("pk")
-        .values_list("pk", "user_low_id", "user_high_id")
+        .values_list("pk", flat=True)
     )
-    deleted = Thread.objects.filter(pk__in=[pk for pk, _, _ in locked]).delete()[1]
-    events.threads_deleted(locked)
+    return _delete_locked_threads(locked)
+
+
+@transaction.atomic
+def thread_delete(*, thread: Thread, actor: AbstractBaseUser | None = None) -> None:
+    """Delete one thread and everything in it: a direct thread by either
+    participant, a group by its owner; with no `actor`, staff (no check)."""
+    locked = _lock_for(thread, actor)
+    if actor is not None and not can_delete_thread(thread=thread, role=locked["role"]):
+        raise PermissionDenied("Only the group's owner may delete it; members leave it instead.")
+    _delete_locked_threads([thread.pk])
+
+
+def _delete_locked_threads(thread_ids: list[int]) -> int:
+    """Delete threads whose rows the caller has locked, and tell their members."""
+    members: dict[int, list[int]] = {pk: [] for pk in thread_ids}
+    for thread_id, user_id in Membership.objects.filter(thread_id__in=thread_ids).values_list("thread_id", "user_id"):
+        members[thread_id].append(user_id)
+    # Django's cascade deletes each thread's messages and memberships in one
+    # statement each (nothing refers to them that would need a fetch).
+    deleted = Thread.objects.filter(pk__in=thread_ids).delete()[1]
+    events.threads_deleted(members)
     return deleted.get(Thread._meta.label, 0)
 
 
-def thread_delete(*, thread: Thread) -> None:
-    """Delete one thread and all its messages."""
-    threads_delete(threads=Thread.objects.filter(pk=thread.pk))
+# Members.
+
+
+def _check_group(thread: Thread) -> None:
+    if not thread.is_group:
+        raise ValidationError("A direct thread has exactly its two participants; members can change only in groups.")
+
+
+def _membership_of(thread: Thread, user_id: int) -> Membership:
+    membership = Membership.objects.filter(thread=thread, user_id=user_id).select_related("user").first()
+    if membership is None:
+        raise Http404("No member with this id.")
+    return membership
+
+
+@transaction.atomic
+def member_add(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) -> Membership:
+    """Add a user to a group (its owner and admins; no actor: staff): a
+    member with the whole history to read and nothing unread. The group's
+    row lock makes the CHAT_GROUP_MAX_MEMBERS limit exact when adds race."""
+    _check_group(thread)
+    locked = _lock_for(thread, actor)
+    if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
+        raise PermissionDenied("Only the group's owner and admins may add members.")
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ValidationError({"user": ValidationError(f"User {user_id} does not exist.", code="unknown_user")})
+    if Membership.objects.filter(thread=thread, user=user).exists():
+        raise ValidationError({"user": ValidationError(f"{user.username} is already a member.", code="already_member")})
+    limit = settings.CHAT_GROUP_MAX_MEMBERS
+    if locked["member_count"] >= limit:
+        raise ValidationError({"user": ValidationError(f"The group is full ({limit} members).", code="group_full")})
+    membership = Membership.objects.create(
+        thread=thread, user=user, role=Role.MEMBER, last_read_message_id=locked["last_message_id"] or 0
+    )
+    Thread.objects.filter(pk=thread.pk).update(member_count=F("member_count") + 1)
+    thread.member_count = locked["member_count"] + 1
+    events.member_added(thread, membership)
+    return membership
+
+
+@transaction.atomic
+def member_set_role(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int, role: str) -> Membership:
+    """Change a member's role (the owner only; no actor: staff). Making
+    someone `owner` hands ownership over: the old owner becomes an admin."""
+    _check_group(thread)
+    if role not in Role.values:
+        raise ValidationError({"role": f"A role is one of {', '.join(Role.values)}."})
+    locked = _lock_for(thread, actor)
+    if actor is not None and not can_set_role(role=locked["role"]):
+        raise PermissionDenied("Only the group's owner may change roles.")
+    target = _membership_of(thread, user_id)
+    if target.role == role:
+        return target
+    if target.role == Role.OWNER:
+        raise ValidationError({"role": "The owner stays owner until another member is made owner (or they leave)."})
+    changed = []
+    if role == Role.OWNER:
+        # The old owner steps down first: at most one owner at any moment.
+        old_owner = Membership.objects.select_related("user").get(thread=thread, role=Role.OWNER)
+        Membership.objects.filter(pk=old_owner.pk).update(role=Role.ADMIN)
+        old_owner.role = Role.ADMIN
+        changed.append(old_owner)
+    Membership.objects.filter(pk=target.pk).update(role=role)
+    target.role = role
+    changed.append(target)
+    events.members_updated(thread, changed)
+    return target
+
+
+@transaction.atomic
+def member_remove(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) -> None:
+    """Take a member out of a group: a member leaves, the owner or an admin
+    removes someone (see permissions.can_remove_member; no actor: staff). An
+    owner who goes hands the group to the longest-standing admin, else the
+    longest-standing member; the last member to go deletes the group and its
+    messages."""
+    _check_group(thread)
+    locked = _lock_for(thread, actor)
+    target = _membership_of(thread, user_id)
+    if actor is not None and not can_remove_member(user=actor, role=locked["role"], target=target):
+        raise PermissionDenied("You may not remove this member.")
+    if locked["member_count"] <= 1:
+        _delete_locked_threads([thread.pk])
+        return
+    Membership.objects.filter(pk=target.pk).delete()
+    Thread.objects.filter(pk=thread.pk).update(member_count=F("member_count") - 1)
+    thread.member_count = locked["member_count"] - 1
+    successor = None
+    if target.role == Role.OWNER:
+        successor = (
+            Membership.objects.filter(thread=thread)
+            .select_related("user")
+            .order_by(F("role").asc(), "joined", "id")  # "admin" sorts before "member"
+            .first()
+        )
+        Membership.objects.filter(pk=successor.pk).update(role=Role.OWNER)
+        successor.role = Role.OWNER
+    events.member_removed(thread, target)
+    if successor is not None:
+        events.members_updated(thread, [successor])
+
+
+def user_remove_from_all_threads(*, user: AbstractBaseUser) -> None:
+    """Before a user is deleted: delete their direct threads, delete what
+    they wrote in groups (the database would cascade it, around the counters)
+    and leave their groups."""
+    threads_delete(threads=Thread.objects.filter(kind=Thread.Kind.DIRECT, memberships__user=user))
+    messages_delete(messages=Message.objects.filter(sender=user))
+    for thread in Thread.objects.filter(kind=Thread.Kind.GROUP, memberships__user=user):
+        member_remove(thread=thread, actor=user, user_id=user.pk)
+
+
+# Messages.
 
 
 def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Message:
@@ -135,20 +406,24 @@ def message_get_or_create(
     `thread`; return the message and whether it was created now.
 
     A retried send (same sender, thread and client_id) gets the original
-    message back as it is now, whatever text the retry carries.
+    message back as it is now, whatever text the retry carries. Sending
+    moves the sender's read position to their message (they have seen the
+    thread) and adds one to every other member's unread count.
     """
-    if not thread.has_participant(sender):
-        raise PermissionDenied("Only the participants of a thread can post in it.")
     check_message_text(text)
-    # Lock the thread so concurrent sends to it take their timestamps in commit
-    # order; `updated` then always equals the newest message's `created`. The
-    # lock also serialises retries of one client_id: the second finds the first.
-    counters = _lock_thread(thread)
+    # The lock makes concurrent sends take their timestamps (and ids) in
+    # commit order, so `updated` always equals the newest message's
+    # `created`, and serialises retries of one client_id: the second finds
+    # the first. It also checks, under the lock, that the sender is a member.
+    _lock_as_member(thread, sender)
     if client_id is not None:
         existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if existing is not None:
             return existing, False
-    fields = {"thread": thread, "sender": sender, "text": text, "created": timezone.now(), "client_id": client_id}
+    fields = {
+        "thread": thread, "sender": sender, "text": text, "created": timezone.now(), "client_id": client_id,
+        "is_read": None if thread.is_group else False,
+    }
     if client_id is None:
         message = Message.objects.create(**fields)
     else:
@@ -159,16 +434,39 @@ def message_get_or_create(
                 message = Message.objects.create(**fields)
         except IntegrityError:
             return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
-    unread_of_recipient = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=_other(thread, sender.pk))
     Thread.objects.filter(pk=thread.pk).update(
-        updated=message.created,
-        message_count=F("message_count") + 1,
-        last_message=message,
-        **{unread_of_recipient: F(unread_of_recipient) + 1},
+        updated=message.created, message_count=F("message_count") + 1, last_message=message
     )
     thread.updated, thread.last_message = message.created, message
-    events.message_created(message, recipient_thread_unread=counters[unread_of_recipient] + 1)
+    members = _count_sent_message(message)
+    events.message_created(message, members=members)
     return message, True
+
+
+def _count_sent_message(message: Message) -> dict[int, tuple[int, int]]:
+    """One more unread message for every member but the sender; in a group
+    the sender's read position moves to the message (they have seen the
+    thread: nothing before it is unread for them). Returns every member's
+    (unread count, read position) as the statement left them (RETURNING: no
+    second query)."""
+    if message.thread.is_group:
+        sender_unread, sender_position = "0", "%s"
+        params = [message.sender_id, message.sender_id, message.pk, message.thread_id]
+    else:
+        # Direct threads keep their per-message flags: the sender's own
+        # unread messages stay unread until marked.
+        sender_unread, sender_position = "unread_count", "last_read_message_id"
+        params = [message.sender_id, message.sender_id, message.thread_id]
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET"
+            f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} ELSE unread_count + 1 END,"
+            f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
+            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id",
+            params,
+        )
+        return {user_id: (unread, position) for user_id, unread, position in cursor.fetchall()}
 
 
 @transaction.atomic
@@ -196,36 +494,47 @@ def message_set_text(*, message: Message, text: str) -> Message:
 
 @transaction.atomic
 def message_delete(*, message: Message, actor: AbstractBaseUser) -> None:
-    """Delete a message; only its sender may."""
-    if not can_edit_message(user=actor, message=message):
-        raise PermissionDenied("Only the sender of a message may delete it.")
-    messages_delete(messages=Message.objects.filter(pk=message.pk))
+    """Delete a message: its sender, or in a group its owner and admins."""
+    locked = _lock_as_member(message.thread, actor)
+    if not can_delete_message(user=actor, message=message, role=locked["role"]):
+        raise PermissionDenied("Only the sender of a message (or a group's owner and admins) may delete it.")
+    _delete_messages_of_locked_thread(message.thread, [message.pk])
 
 
 @transaction.atomic
 def messages_delete(*, messages: QuerySet[Message]) -> int:
-    """Delete `messages` and keep their threads' `message_count` exact; returns
-    how many were deleted. No permission check: the API checks the sender
-    first (message_delete), the admin lets staff delete any message."""
+    """Delete `messages` and keep their threads' counters exact; returns how
+    many were deleted. No permission check: the API checks first
+    (message_delete), the admin lets staff delete any message."""
     thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
-    # Lock the threads in id order, as message_create locks one, so that
-    # counts and concurrent sends stay consistent and locks never deadlock.
-    locked = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").only("user_low", "user_high")
-    deleted_total = 0
+    # Lock the threads in id order, as every write locks one, so that counts
+    # and concurrent sends stay consistent and locks never deadlock.
+    locked = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").only("kind")
+    deleted = 0
     for thread in locked:
-        doomed = list(messages.filter(thread_id=thread.pk).values_list("pk", "sender_id", "is_read"))
-        message_ids = [pk for pk, _, _ in doomed]
-        deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
-        changes = {"message_count": _decrement("message_count", deleted), "last_message": Subquery(_newest(thread.pk))}
-        for user_id in thread.pair_ids:
-            unread_gone = sum(1 for _, sender_id, is_read in doomed if not is_read and sender_id != user_id)
-            if unread_gone:
-                field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=user_id)
-                changes[field] = _decrement(field, unread_gone)
-        Thread.objects.filter(pk=thread.pk).update(**changes)
-        events.messages_deleted(thread=thread, message_ids=message_ids)
-        deleted_total += deleted
-    return deleted_total
+        message_ids = list(messages.filter(thread_id=thread.pk).values_list("pk", flat=True))
+        deleted += _delete_messages_of_locked_thread(thread, message_ids)
+    return deleted
+
+
+def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) -> int:
+    """Delete these messages of a thread whose row the caller has locked."""
+    # Before the rows go: each member loses the doomed messages that were unread for them.
+    unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
+    if thread.is_group:
+        unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
+    else:
+        unread_for_member = unread_for_member.filter(is_read=False)
+    gone = unread_for_member.order_by().values("thread").annotate(n=Count("id")).values("n")
+    Membership.objects.filter(thread=thread).update(
+        unread_count=Greatest(F("unread_count") - Coalesce(Subquery(gone), 0), 0)
+    )
+    deleted = Message.objects.filter(pk__in=message_ids).delete()[1].get(Message._meta.label, 0)
+    Thread.objects.filter(pk=thread.pk).update(
+        message_count=_decrement("message_count", deleted), last_message=Subquery(_newest(thread.pk))
+    )
+    events.messages_deleted(thread=thread, message_ids=message_ids)
+    return deleted
 
 
 def _decrement(field: str, amount: int):
@@ -239,69 +548,39 @@ def _newest(thread_id) -> QuerySet[Message]:
     return Message.objects.filter(thread_id=thread_id).order_by("-created", "-id").values("pk")[:1]
 
 
-def _other(thread: Thread, user_id: int) -> int:
-    low, high = thread.pair_ids
-    return high if user_id == low else low
+# Read state.
 
 
-def _lock_thread(thread: Thread) -> dict[str, int]:
-    """Take the thread's row lock (before any of its messages', as every write
-    does, so that writes never wait on each other in opposite orders); return
-    its unread counters as they stand under the lock."""
-    counters = Thread.objects.select_for_update().filter(pk=thread.pk).values("unread_low", "unread_high").first()
-    if counters is None:
-        raise Http404("No thread with this id.")  # deleted since the caller fetched it
-    return counters
-
-
-@transaction.atomic
-def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
-    """Set each thread's `message_count`, `last_message` and unread counters
-    from its messages (after data was loaded around the services); returns
-    how many threads were wrong."""
-    per_thread = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
-
-    def unread_to(participant: str):
-        unread = per_thread.filter(is_read=False).exclude(sender_id=OuterRef(participant))
-        return Coalesce(Subquery(unread.values("n")), 0)
-
-    actual = {
-        "message_count": Coalesce(Subquery(per_thread.values("n")), 0),
-        "last_message": Subquery(_newest(OuterRef("pk"))),
-        "unread_low": unread_to("user_low_id"),
-        "unread_high": unread_to("user_high_id"),
-    }
-    # Lock the threads first (in id order, as every write does), so that no
-    # write lands between reading the messages and storing the counts.
-    thread_ids = list(
-        Thread.objects.select_for_update()
-        .filter(pk__in=Subquery(threads.order_by().values("pk")))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    annotated = Thread.objects.filter(pk__in=thread_ids).annotate(
-        **{f"actual_{name}": value for name, value in actual.items()}
-    )
-    # NULL never equals NULL in SQL: a missing last message is right only when there is none.
-    right = Q(
-        message_count=F("actual_message_count"),
-        unread_low=F("actual_unread_low"),
-        unread_high=F("actual_unread_high"),
-    ) & (Q(last_message=F("actual_last_message")) | Q(last_message__isnull=True, actual_last_message__isnull=True))
-    wrong = list(annotated.exclude(right).values_list("pk", flat=True))
-    return Thread.objects.filter(pk__in=wrong).update(**actual)
+def _move_position(thread_id: int, user_id: int, *, to: int, unread_count=None) -> None:
+    """Move a member's read position forward to `to` (never back), and set
+    their unread count if given."""
+    changes = {"last_read_message_id": Greatest(F("last_read_message_id"), Value(to))}
+    if unread_count is not None:
+        changes["unread_count"] = unread_count
+    Membership.objects.filter(thread_id=thread_id, user_id=user_id).update(**changes)
 
 
 @transaction.atomic
 def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
-    """Mark one message read; only its recipient may. Marking twice is harmless."""
-    if not can_mark_message_read(user=reader, message=message):
-        raise PermissionDenied("Only the recipient of a message may mark it as read.")
+    """Mark one message read for `reader`, any member but its sender. In a
+    direct thread the message's flag; in a group the reader's read position
+    moves forward to it (never back). Marking twice is harmless."""
     thread = message.thread
-    _lock_thread(thread)
+    locked = _lock_as_member(thread, reader)
+    if not can_mark_message_read(user=reader, message=message, role=locked["role"]):
+        raise PermissionDenied("Only a recipient of a message may mark it as read.")
+    if thread.is_group:
+        if message.pk > locked["last_read"]:
+            marked = (
+                Message.objects.filter(thread=thread, pk__gt=locked["last_read"], pk__lte=message.pk)
+                .exclude(sender=reader)
+                .count()
+            )
+            _move_position(thread.pk, reader.pk, to=message.pk, unread_count=_decrement("unread_count", marked))
+            events.group_read(thread=thread, reader_id=reader.pk, position=message.pk)
+        return message
     if Message.objects.filter(pk=message.pk, is_read=False).update(is_read=True):
-        field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=reader.pk)
-        Thread.objects.filter(pk=thread.pk).update(**{field: _decrement(field, 1)})
+        _move_position(thread.pk, reader.pk, to=message.pk, unread_count=_decrement("unread_count", 1))
         events.messages_read(thread=thread, reader_id=reader.pk, message_ids=[message.pk])
     message.is_read = True
     return message
@@ -309,16 +588,23 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
 
 @transaction.atomic
 def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
-    """Mark every message the other participant sent in `thread` as read.
+    """Mark everything others sent in `thread` read for `user`; returns how
+    many messages became read.
 
-    Returns how many messages changed. Sends to the thread wait for its row
-    lock, taken first, and the marking is one UPDATE: a message that arrives
-    meanwhile is left unread and not counted, and `marked` is exactly what
-    changed (the reader's unread counter drops by as much).
+    Sends to the thread wait for its row lock, taken first: a message that
+    arrives meanwhile is left unread and not counted. In a direct thread the
+    marking is one UPDATE of the flags (`marked` is exactly what changed); in
+    a group the member's position moves to the newest message and `marked`
+    is their unread count (exact under the same lock).
     """
-    if not thread.has_participant(user):
-        raise PermissionDenied("Only the participants of a thread can mark it read.")
-    _lock_thread(thread)
+    locked = _lock_as_member(thread, user)
+    newest = locked["last_message_id"] or 0
+    if thread.is_group:
+        marked = locked["unread_count"]
+        if marked or newest > locked["last_read"]:
+            _move_position(thread.pk, user.pk, to=newest, unread_count=0)
+            events.group_read(thread=thread, reader_id=user.pk, position=newest)
+        return marked
     # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
     # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
     # and PostgreSQL both have it).
@@ -329,23 +615,23 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
             [True, thread.pk, user.pk],
         )
         marked_ids = sorted(row[0] for row in cursor.fetchall())
+    if marked_ids or newest > locked["last_read"]:
+        _move_position(thread.pk, user.pk, to=newest, unread_count=0)
     if marked_ids:
-        field = Thread.unread_field_for(thread_pair_ids=thread.pair_ids, user_id=user.pk)
-        Thread.objects.filter(pk=thread.pk).update(**{field: _decrement(field, len(marked_ids))})
         events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)
     return len(marked_ids)
 
 
 @transaction.atomic
 def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
-    """Staff bulk action: set the read state of `messages`; returns how many changed."""
+    """Staff bulk action: set the read flag of direct messages (a group's
+    read state is its members' positions); returns how many changed."""
     thread_ids = sorted(messages.order_by().values_list("thread_id", flat=True).distinct())
     list(Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
     # Only messages of the threads now locked: rows of other threads (sent
     # since the ids were read) could change under us.
     changing = list(
-        messages.filter(thread_id__in=thread_ids)
-        .exclude(is_read=is_read)
+        messages.filter(thread_id__in=thread_ids, is_read=not is_read)
         .order_by("thread_id", "pk")
         .values_list("pk", "thread_id", "sender_id", "thread__user_low_id", "thread__user_high_id")
     )
@@ -354,15 +640,67 @@ def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
         changed += Message.objects.filter(
             pk__in=[row[0] for row in changing[start : start + 500]], is_read=not is_read
         ).update(is_read=is_read)
-    by_thread_and_reader: dict[tuple[int, int, int, int], list[int]] = {}
+    by_thread_and_reader: dict[tuple[int, int], list[int]] = {}
     for pk, thread_id, sender_id, low, high in changing:
         reader_id = high if sender_id == low else low
-        by_thread_and_reader.setdefault((thread_id, low, high, reader_id), []).append(pk)
+        by_thread_and_reader.setdefault((thread_id, reader_id), []).append(pk)
     notify = events.messages_read if is_read else events.messages_marked_unread
-    for (thread_id, low, high, reader_id), message_ids in by_thread_and_reader.items():
-        field = Thread.unread_field_for(thread_pair_ids=(low, high), user_id=reader_id)
-        counter = _decrement(field, len(message_ids)) if is_read else F(field) + len(message_ids)
-        Thread.objects.filter(pk=thread_id).update(**{field: counter})
-        thread = Thread(pk=thread_id, user_low_id=low, user_high_id=high)
-        notify(thread=thread, reader_id=reader_id, message_ids=message_ids)
+    for (thread_id, reader_id), message_ids in by_thread_and_reader.items():
+        if is_read:
+            _move_position(
+                thread_id, reader_id, to=max(message_ids), unread_count=_decrement("unread_count", len(message_ids))
+            )
+        else:
+            Membership.objects.filter(thread_id=thread_id, user_id=reader_id).update(
+                unread_count=F("unread_count") + len(message_ids)
+            )
+        notify(thread=Thread(pk=thread_id), reader_id=reader_id, message_ids=message_ids)
     return changed
+
+
+@transaction.atomic
+def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
+    """Set each thread's `message_count`, `member_count`, `last_message` and
+    its members' unread counts from the rows (after data was loaded around
+    the services); returns how many threads were wrong."""
+    per_thread = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
+    members = Membership.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
+    actual = {
+        "message_count": Coalesce(Subquery(per_thread.values("n")), 0),
+        "member_count": Coalesce(Subquery(members.values("n")), 0),
+        "last_message": Subquery(_newest(OuterRef("pk"))),
+    }
+    # Lock the threads first (in id order, as every write does), so that no
+    # write lands between reading the messages and storing the counts.
+    locked = dict(
+        Thread.objects.select_for_update()
+        .filter(pk__in=Subquery(threads.order_by().values("pk")))
+        .order_by("pk")
+        .values_list("pk", "kind")
+    )
+    annotated = Thread.objects.filter(pk__in=locked).annotate(
+        **{f"actual_{name}": value for name, value in actual.items()}, last_message_or_none=Coalesce("last_message", 0)
+    )
+    # NULL never equals NULL in SQL: compare 0 for "no last message".
+    right = Q(
+        message_count=F("actual_message_count"),
+        member_count=F("actual_member_count"),
+        last_message_or_none=Coalesce("actual_last_message", 0),
+    )
+    wrong = set(annotated.exclude(right).values_list("pk", flat=True))
+    Thread.objects.filter(pk__in=wrong).update(**actual)
+
+    unread = Message.objects.filter(thread=OuterRef("thread_id")).exclude(sender_id=OuterRef("user_id"))
+    unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")
+    for kind, unread_of_kind in (
+        (Thread.Kind.DIRECT, unread.filter(is_read=False)),
+        (Thread.Kind.GROUP, unread.filter(pk__gt=OuterRef("last_read_message_id"))),
+    ):
+        of_kind = Membership.objects.filter(thread_id__in=[pk for pk, k in locked.items() if k == kind])
+        off = of_kind.annotate(actual=Coalesce(Subquery(unread_of_kind), 0)).exclude(unread_count=F("actual"))
+        off_ids = list(off.values_list("pk", "thread_id"))
+        wrong.update(thread_id for _, thread_id in off_ids)
+        Membership.objects.filter(pk__in=[pk for pk, _ in off_ids]).update(
+            unread_count=Coalesce(Subquery(unread_of_kind), 0)
+        )
+    return len(wrong)

@@ -5,8 +5,10 @@ from rest_framework_nested import routers
 from .exceptions import api_not_found
 from .views import (
     HealthView,
+    MembershipViewSet,
     MessageViewSet,
     PingView,
+    ReaderViewSet,
     ThreadViewSet,
     TokenBlacklistView,
     TokenObtainPairView,
@@ -21,6 +23,9 @@ router.register("threads", ThreadViewSet, basename="thread")
 
 thread_router = routers.NestedSimpleRouter(router, "threads", lookup="thread")
 thread_router.register("messages", MessageViewSet, basename="thread-message")
+thread_router.register("members", MembershipViewSet, basename="thread-member")
+message_router = routers.NestedSimpleRouter(thread_router, "messages", lookup="message")
+message_router.register("readers", ReaderViewSet, basename="message-reader")
 
 urlpatterns = [
     path("token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -33,6 +38,7 @@ urlpatterns = [
     path("ping/", PingView.as_view(), name="ping"),
     path("", include(router.urls)),
     path("", include(thread_router.urls)),
+    path("", include(message_router.urls)),
     # Last: whatever is left under /api/ is a JSON 404, also with DEBUG on.
     re_path(r"^.*$", api_not_found),
 ]

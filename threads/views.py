@@ -8,6 +8,7 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -20,17 +21,23 @@ from rest_framework_simplejwt import views as jwt_views
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
-from .pagination import MessagePagination
-from .permissions import IsMessageRecipient, IsMessageSender, can_list_threads_of
+from .models import Thread
+from .pagination import MessagePagination, StrictLimitOffsetPagination
+from .permissions import IsMessageSender, can_list_threads_of
 from .serializers import (
     HealthSerializer,
     MarkedSerializer,
+    MemberAddSerializer,
+    MemberRoleSerializer,
+    MembershipSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
     PingSerializer,
+    ReaderSerializer,
     ThreadCreateSerializer,
     ThreadSerializer,
+    ThreadUpdateSerializer,
     UnreadCountSerializer,
     UserRegistrationSerializer,
     UserSerializer,
@@ -113,18 +120,29 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
         ],
     ),
     retrieve=extend_schema(summary="One of the caller's threads"),
-    destroy=extend_schema(summary="Delete a thread and all its messages (either participant)"),
+    partial_update=extend_schema(
+        summary="Rename a group (its owner and admins)", request=ThreadUpdateSerializer, responses=ThreadSerializer
+    ),
+    destroy=extend_schema(
+        summary="Delete a thread and all its messages (direct: either participant; group: its owner)"
+    ),
 )
 class ThreadViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = ThreadSerializer
     lookup_value_regex = ID_PATTERN
-    # ?user= names another user: staff only (documented in the schema).
-    forbidding_actions = {"list"}
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # ?user= names another user: staff only; renaming and deleting have rules (documented in the schema).
+    forbidding_actions = {"list", "partial_update", "destroy"}
 
     def get_queryset(self):
         return selectors.threads_for_user(user=self.list_owner())
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        selectors.load_member_previews(page)
+        return page
 
     def list_owner(self):
         """Whose threads to list: the caller, or for staff, `?user=<id>`."""
@@ -144,36 +162,49 @@ class ThreadViewSet(
         return owner
 
     def get_object(self):
-        # Only a rendered thread needs last_message and unread_count.
+        # Only a rendered thread needs last_message, unread_count and members.
         return selectors.thread_get_for_user(
             user=self.request.user, thread_id=self.kwargs[self.lookup_field], annotated=self.action == "retrieve"
         )
 
+    def rendered(self, thread, status_code=status.HTTP_200_OK) -> Response:
+        thread = selectors.thread_get_for_user(user=self.request.user, thread_id=thread.pk, annotated=True)
+        return Response(ThreadSerializer(thread).data, status=status_code)
+
     @extend_schema(
-        summary="Start a thread with another user, or get the one you already have",
+        summary="Start a direct thread (or get the pair's existing one), or create a group",
         request=ThreadCreateSerializer,
         responses={
             201: OpenApiResponse(ThreadSerializer, description="Created."),
-            200: OpenApiResponse(ThreadSerializer, description="The pair's thread already existed."),
+            200: OpenApiResponse(ThreadSerializer, description="The pair's direct thread already existed."),
         },
     )
     def create(self, request, *args, **kwargs):
         serializer = ThreadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        other = services.check_thread_participant_ids(
-            user=request.user, participant_ids=serializer.validated_data["participants"]
-        )
+        data = serializer.validated_data
+        if data["kind"] == Thread.Kind.GROUP:
+            members = services.check_group_member_ids(owner=request.user, member_ids=data["participants"])
+            thread = services.group_create(owner=request.user, title=data.get("title", ""), members=members)
+            return self.rendered(thread, status.HTTP_201_CREATED)
+        if "title" in data:
+            raise ValidationError({"title": ['A direct thread has no title; create a group ("kind": "group").']})
+        other = services.check_thread_participant_ids(user=request.user, participant_ids=data["participants"])
         thread, created = services.thread_get_or_create(user=request.user, other=other)
-        thread = selectors.thread_get_for_user(user=request.user, thread_id=thread.pk, annotated=True)
-        return Response(
-            ThreadSerializer(thread).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return self.rendered(thread, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def partial_update(self, request, *args, **kwargs):
+        thread = self.get_object()
+        serializer = ThreadUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.group_rename(thread=thread, actor=request.user, title=serializer.validated_data["title"])
+        return self.rendered(thread)
 
     def perform_destroy(self, instance):
-        services.thread_delete(thread=instance)
+        services.thread_delete(thread=instance, actor=self.request.user)
 
     @extend_schema(
-        summary="Mark everything the other participant sent here as read", request=None, responses=MarkedSerializer
+        summary="Mark everything others sent here as read for the caller", request=None, responses=MarkedSerializer
     )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
@@ -188,20 +219,29 @@ class ThreadViewSet(
         return Response(UnreadCountSerializer({"unread_count": count}).data)
 
 
+class ThreadScopedMixin:
+    """For views nested under /api/threads/<thread_pk>/: the thread in the
+    URL, if the caller is a member; else 404 (the one access check)."""
+
+    def get_thread(self):
+        if not hasattr(self, "_thread"):
+            self._thread = selectors.thread_get_for_user(user=self.request.user, thread_id=self.kwargs["thread_pk"])
+        return self._thread
+
+
+THREAD_PK = OpenApiParameter("thread_pk", int, OpenApiParameter.PATH, description="The thread's id.")
+
+
 @extend_schema_view(
     list=extend_schema(summary="A thread's messages: newest first, or by id cursor (after/before)"),
     retrieve=extend_schema(summary="One message"),
-    partial_update=extend_schema(
-        summary="Edit a message's text (its sender only)", request=MessageTextSerializer, responses=MessageSerializer
-    ),
-    destroy=extend_schema(summary="Delete a message (its sender only)"),
+    destroy=extend_schema(summary="Delete a message (its sender; in a group also the owner and admins)"),
 )
-@extend_schema(parameters=[OpenApiParameter("thread_pk", int, OpenApiParameter.PATH, description="The thread's id.")])
+@extend_schema(parameters=[THREAD_PK])
 class MessageViewSet(
+    ThreadScopedMixin,
     mixins.ListModelMixin,
-    mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
@@ -213,14 +253,15 @@ class MessageViewSet(
     # PATCH edits the text; there is nothing else a PUT could replace.
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_thread(self):
-        """The thread in the URL, if the caller takes part in it; else 404."""
-        if not hasattr(self, "_thread"):
-            self._thread = selectors.thread_get_for_user(user=self.request.user, thread_id=self.kwargs["thread_pk"])
-        return self._thread
-
     def get_queryset(self):
         return selectors.messages_for_thread(thread=self.get_thread())
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.get_thread().is_group:
+            # A group message's read state comes from every member's position: one query per request.
+            context["read_positions"] = selectors.read_positions(thread_id=self.get_thread().pk)
+        return context
 
     def get_paginated_count(self) -> int:
         """The list's total, from the thread's exact counter (see the pagination class)."""
@@ -238,10 +279,8 @@ class MessageViewSet(
         return [MessageSendThrottle()] if self.action == "create" else []
 
     def get_permissions(self):
-        if self.action in {"partial_update", "destroy"}:
+        if self.action == "partial_update":
             return [IsAuthenticated(), IsMessageSender()]
-        if self.action == "mark_as_read":
-            return [IsAuthenticated(), IsMessageRecipient()]
         return [IsAuthenticated()]
 
     @extend_schema(
@@ -265,24 +304,109 @@ class MessageViewSet(
             client_id=serializer.validated_data.get("client_id"),
         )
         return Response(
-            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            self.get_serializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
+    @extend_schema(
+        summary="Edit a message's text (its sender only)", request=MessageTextSerializer, responses=MessageSerializer
+    )
     def partial_update(self, request, *args, **kwargs):
         message = self.get_object()
         serializer = MessageTextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.message_update(message=message, editor=request.user, text=serializer.validated_data["text"])
-        return Response(MessageSerializer(message).data)
+        return Response(self.get_serializer(message).data)
 
     def perform_destroy(self, instance):
         services.message_delete(message=instance, actor=self.request.user)
 
-    @extend_schema(summary="Mark one message read (its recipient only)", request=None, responses=MessageSerializer)
+    @extend_schema(
+        summary="Mark one message read (any member but its sender)", request=None, responses=MessageSerializer
+    )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, *args, **kwargs):
         message = services.message_mark_read(message=self.get_object(), reader=request.user)
-        return Response(MessageSerializer(message).data)
+        return Response(self.get_serializer(message).data)
+
+
+@extend_schema_view(list=extend_schema(summary="Who has read a message (members other than its sender)"))
+@extend_schema(
+    parameters=[THREAD_PK, OpenApiParameter("message_pk", int, OpenApiParameter.PATH, description="The message's id.")]
+)
+class ReaderViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """At /api/threads/<thread_pk>/messages/<message_pk>/readers/."""
+
+    serializer_class = ReaderSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    def get_queryset(self):
+        message_id = selectors.parse_id(self.kwargs["message_pk"])
+        message = selectors.messages_for_thread(thread=self.get_thread()).filter(pk=message_id).first()
+        if message is None:
+            raise Http404("No message with this id.")
+        message.thread = self.get_thread()
+        return selectors.readers_of_message(message=message)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A thread's members, by joining order"),
+    partial_update=extend_schema(
+        summary="Change a member's role (the group's owner); owner hands the group over",
+        request=MemberRoleSerializer,
+        responses=MembershipSerializer,
+    ),
+    destroy=extend_schema(summary="Leave a group, or remove a member (owner: anyone; admin: members)"),
+)
+@extend_schema(
+    parameters=[THREAD_PK, OpenApiParameter("id", int, OpenApiParameter.PATH, description="The member's user id.")]
+)
+class MembershipViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A thread's members, at /api/threads/<thread_pk>/members/<user id>/."""
+
+    serializer_class = MembershipSerializer
+    pagination_class = StrictLimitOffsetPagination
+    lookup_value_regex = ID_PATTERN
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    forbidding_actions = {"create", "partial_update", "destroy"}
+    # Bodiless actions that still answer 400 (a direct thread's members never change).
+    refusing_actions = {"destroy"}
+
+    def get_queryset(self):
+        return selectors.memberships_of_thread(thread=self.get_thread())
+
+    def get_paginated_count(self) -> int:
+        return self.get_thread().member_count
+
+    def target_id(self) -> int:
+        user_id = selectors.parse_id(self.kwargs["pk"])
+        if user_id is None:
+            raise Http404("No member with this id.")
+        return user_id
+
+    @extend_schema(
+        summary="Add a member to a group (its owner and admins)",
+        request=MemberAddSerializer,
+        responses={201: MembershipSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        thread = self.get_thread()
+        serializer = MemberAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.member_add(thread=thread, actor=request.user, user_id=serializer.validated_data["user"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        thread = self.get_thread()
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.member_set_role(
+            thread=thread, actor=request.user, user_id=self.target_id(), role=serializer.validated_data["role"]
+        )
+        return Response(MembershipSerializer(membership).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.member_remove(thread=self.get_thread(), actor=request.user, user_id=self.target_id())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # SimpleJWT's token views, throttled per client address; the two that answer

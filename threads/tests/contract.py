@@ -4,6 +4,7 @@ code, and its JSON body must match the documented schema."""
 
 import json
 import re
+import threading
 from functools import cache
 
 from drf_spectacular.generators import SchemaGenerator
@@ -11,12 +12,17 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
 
+_generating = threading.Lock()
+
 
 @cache
 def openapi() -> dict:
     """The schema that GET /api/schema/ serves, as plain JSON."""
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return json.loads(OpenApiJsonRenderer().render(schema, renderer_context={}))
+    # One thread at a time: drf-spectacular loads its extensions lazily, and
+    # the concurrency tests' first responses would otherwise race to do it.
+    with _generating:
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+        return json.loads(OpenApiJsonRenderer().render(schema, renderer_context={}))
 
 
 @cache

@@ -1,23 +1,33 @@
-"""The thread's denormalized columns, recomputed from its messages."""
+"""A thread's denormalized columns and its members' unread counts,
+recomputed from its messages and read positions."""
 
-from threads.models import Message, Thread
+from threads.models import Membership, Message, Thread
 
 
 def actual_counters(thread: Thread) -> dict:
+    thread.refresh_from_db()
     messages = Message.objects.filter(thread=thread)
     newest = messages.order_by("-created", "-id").first()
-    low, high = thread.pair_ids
+    unread = {}
+    for user_id, position in Membership.objects.filter(thread=thread).values_list("user_id", "last_read_message_id"):
+        from_others = messages.exclude(sender_id=user_id)
+        unread[user_id] = (
+            from_others.filter(pk__gt=position) if thread.is_group else from_others.filter(is_read=False)
+        ).count()
     return {
         "message_count": messages.count(),
+        "member_count": len(unread),
         "last_message_id": newest.pk if newest else None,
-        "unread_low": messages.filter(is_read=False).exclude(sender_id=low).count(),
-        "unread_high": messages.filter(is_read=False).exclude(sender_id=high).count(),
+        "unread": unread,
     }
 
 
 def stored_counters(thread: Thread) -> dict:
     thread.refresh_from_db()
-    return {name: getattr(thread, name) for name in ("message_count", "last_message_id", "unread_low", "unread_high")}
+    return {
+        **{name: getattr(thread, name) for name in ("message_count", "member_count", "last_message_id")},
+        "unread": dict(Membership.objects.filter(thread=thread).values_list("user_id", "unread_count")),
+    }
 
 
 def assert_counters_exact(thread: Thread) -> None:

@@ -5,7 +5,7 @@ recipient; carol and the staff member take part in no thread."""
 import pytest
 from django.utils import timezone
 
-from threads.models import Message, Thread
+from threads.models import Membership, Message, Thread
 
 THREAD = "/api/threads/{thread}/"
 MESSAGES = "/api/threads/{thread}/messages/"
@@ -91,6 +91,10 @@ def test_a_message_of_another_thread_is_not_found_under_this_thread(client_for, 
 
 def test_a_thread_written_around_save_is_still_reachable_by_its_pair_only(client_for, alice, bob, carol):
     [bare] = Thread.objects.bulk_create([Thread(user_low=alice, user_high=bob, updated=timezone.now())])
+    # Membership decides who is in a thread: rows written around the services need theirs.
+    Membership.objects.bulk_create(
+        [Membership(thread=bare, user=alice, direct_slot=0), Membership(thread=bare, user=bob, direct_slot=1)]
+    )
 
     assert client_for(alice).get(f"/api/threads/{bare.pk}/").status_code == 200
     assert client_for(bob).get(f"/api/threads/{bare.pk}/messages/").status_code == 200

@@ -93,7 +93,10 @@ def test_thread_list_shows_only_my_threads_latest_activity_first(client_for, ali
     assert body["count"] == 2
     assert [t["id"] for t in body["results"]] == [with_bob.pk, with_carol.pk]
     first = body["results"][0]
-    assert set(first) == {"id", "participants", "created", "updated", "last_message", "unread_count"}
+    assert set(first) == {
+        "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count"
+    }
+    assert (first["kind"], first["title"], first["member_count"]) == ("direct", None, 2)
     assert first["unread_count"] == 2
     assert first["last_message"]["text"] == "bob again"
     assert first["last_message"]["sender"] == {"id": bob.pk, "username": "bob"}
@@ -216,9 +219,17 @@ def test_unread_count_sums_unread_messages_to_me_across_threads(client_for, alic
     assert client_for(carol).get("/api/threads/unread_count/").json() == {"unread_count": 1}
 
 
-@pytest.mark.parametrize("method", ["put", "patch"])
-def test_threads_cannot_be_edited(client_for, thread, alice, method):
-    response = getattr(client_for(alice), method)(f"/api/threads/{thread.pk}/", {"participants": [1]}, format="json")
+def test_threads_cannot_be_replaced(client_for, thread, alice):
+    response = client_for(alice).put(f"/api/threads/{thread.pk}/", {"participants": [1]}, format="json")
 
     assert response.status_code == 405
     assert "detail" in response.json()
+
+
+def test_a_direct_thread_cannot_be_renamed(client_for, thread, alice):
+    response = client_for(alice).patch(f"/api/threads/{thread.pk}/", {"title": "Ours"}, format="json")
+
+    assert response.status_code == 400
+    assert "only groups" in response.json()["title"][0]
+    thread.refresh_from_db()
+    assert thread.title is None

@@ -7,9 +7,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from threads import services
 from threads.models import Message, Thread
 from threads.tests.contract import ContractAPIClient
 from threads.tests.counters import assert_counters_exact
@@ -74,7 +76,7 @@ def test_twenty_simultaneous_creates_for_one_pair_make_one_thread_and_all_get_it
 def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_counted_exactly():
     users = [User.objects.create_user(f"user{i}") for i in range(10)]
     # Ten threads in a ring, so every user is in two threads and gets messages from two people.
-    threads = [Thread.objects.create(user_low=users[i], user_high=users[(i + 1) % 10]) for i in range(10)]
+    threads = [services.thread_get_or_create(user=users[i], other=users[(i + 1) % 10])[0] for i in range(10)]
     sends = [(threads[i % 10], threads[i % 10].pair[(i // 10) % 2]) for i in range(200)]
 
     responses = run_at_once(
@@ -105,7 +107,7 @@ def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_coun
 def test_simultaneous_retries_of_one_client_id_store_one_message():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
-    thread = Thread.objects.create(user_low=alice, user_high=bob)
+    thread = services.thread_get_or_create(user=alice, other=bob)[0]
     for round_number in range(5):  # five rounds: see the creates test
         body = {"text": f"sent over a flaky network {round_number}", "client_id": str(uuid.uuid4())}
 
@@ -123,7 +125,7 @@ def test_simultaneous_retries_of_one_client_id_store_one_message():
 def test_marking_read_while_the_other_side_sends_counts_exactly_what_it_marked():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
-    thread = Thread.objects.create(user_low=alice, user_high=bob)
+    thread = services.thread_get_or_create(user=alice, other=bob)[0]
     sends = 150
     marked_counts = []
     sending_done = threading.Event()
@@ -173,7 +175,7 @@ def test_deleting_a_thread_while_its_participants_send_and_delete_never_fails():
     alice = User.objects.create_user("alice")
     bob = User.objects.create_user("bob")
     for _ in range(3):  # each round deletes the thread, so the next starts afresh
-        thread = Thread.objects.create(user_low=alice, user_high=bob)
+        thread = services.thread_get_or_create(user=alice, other=bob)[0]
         base = f"/api/threads/{thread.pk}/"
         first, second = (
             bearer(bob).post(f"{base}messages/", {"text": text}, format="json").json()["id"] for text in ("a", "b")
@@ -229,3 +231,45 @@ def test_a_send_commits_while_another_request_is_still_reading():
 
     assert response.status_code == 201
     assert Message.objects.filter(thread_id=thread).count() == 4
+
+
+@override_settings(CHAT_GROUP_MAX_MEMBERS=30)
+def test_twenty_simultaneous_adds_to_a_group_with_room_for_ten_admit_exactly_ten():
+    owner = User.objects.create_user("owner")
+    # Five rounds, each a new group with 10 places left, raced for by 20 newcomers.
+    for round_number in range(5):
+        members = [User.objects.create_user(f"m{round_number}-{n}") for n in range(19)]
+        group = services.group_create(owner=owner, title=f"Crew {round_number}", members=members)
+        newcomers = [User.objects.create_user(f"new{round_number}-{n}") for n in range(20)]
+
+        responses = run_at_once(
+            20,
+            lambda i, group=group, newcomers=newcomers: bearer(owner).post(
+                f"/api/threads/{group.pk}/members/", {"user": newcomers[i].pk}, format="json"
+            ),
+        )
+
+        assert sorted(r.status_code for r in responses) == [201] * 10 + [400] * 10
+        assert all("full" in r.json()["user"][0] for r in responses if r.status_code == 400)
+        group.refresh_from_db()
+        assert group.member_count == group.memberships.count() == 30
+
+
+def test_owner_and_admin_leaving_at_once_leave_exactly_one_owner():
+    owner, admin, member = (User.objects.create_user(name) for name in ("owner", "admin", "member"))
+    for round_number in range(5):
+        group = services.group_create(owner=owner, title=f"Crew {round_number}", members=[admin, member])
+        services.member_set_role(thread=group, actor=owner, user_id=admin.pk, role="admin")
+        leavers = [owner, admin]
+
+        responses = run_at_once(
+            2,
+            lambda i, group=group, leavers=leavers: bearer(leavers[i]).delete(
+                f"/api/threads/{group.pk}/members/{leavers[i].pk}/"
+            ),
+        )
+
+        assert [r.status_code for r in responses] == [204, 204]
+        assert list(group.memberships.values_list("user__username", "role")) == [("member", "owner")]
+        group.refresh_from_db()
+        assert group.member_count == 1

@@ -1,16 +1,17 @@
-"""Thread.message_count, last_message, unread_low and unread_high: kept exact
-by every write, so that lists and counts never read the messages."""
+"""Thread.message_count, member_count, last_message and every member's
+unread count: kept exact by every write, so that lists and counts never read
+the messages."""
 
 import pytest
 from django.core.management import call_command
 
 from threads import selectors, services
-from threads.models import Message, Thread
+from threads.models import Membership, Message, Thread
 from threads.tests.counters import actual_counters, assert_counters_exact, stored_counters
 
 
 def unread(user, thread):
-    return selectors.thread_unread_count_for_user_id(user_id=user.pk, thread_id=thread.pk)
+    return selectors.thread_unread_counts(thread_id=thread.pk)[user.pk]
 
 
 def test_a_send_moves_last_message_and_counts_it_unread_for_the_recipient_only(thread, alice, bob):
@@ -34,7 +35,7 @@ def test_marking_read_lowers_only_the_readers_counter(thread, alice, bob):
     assert (unread(bob, thread), unread(alice, thread)) == (0, 1)
     services.message_mark_read(message=reply, reader=alice)
     assert_counters_exact(thread)
-    assert stored_counters(thread)["unread_low"] == stored_counters(thread)["unread_high"] == 0
+    assert set(stored_counters(thread)["unread"].values()) == {0}
 
 
 def test_deleting_messages_fixes_count_last_message_and_unread(thread, alice, bob):
@@ -47,7 +48,7 @@ def test_deleting_messages_fixes_count_last_message_and_unread(thread, alice, bo
     assert (thread.message_count, thread.last_message, unread(bob, thread)) == (1, kept, 0)
     services.message_delete(message=kept, actor=bob)
     thread.refresh_from_db()
-    assert (thread.message_count, thread.last_message_id, thread.unread_low, thread.unread_high) == (0, None, 0, 0)
+    assert (thread.message_count, thread.last_message_id, unread(alice, thread), unread(bob, thread)) == (0, None, 0, 0)
 
 
 def test_the_admins_bulk_read_state_changes_keep_counters_exact(thread, alice, bob, carol):
@@ -63,12 +64,20 @@ def test_the_admins_bulk_read_state_changes_keep_counters_exact(thread, alice, b
         assert_counters_exact(each)
 
 
-@pytest.mark.parametrize("wrong", [{"unread_low": 7}, {"unread_high": 3}, {"message_count": 9}, {"last_message": None}])
+@pytest.mark.parametrize(
+    "wrong",
+    [{"alice": 7}, {"bob": 3}, {"message_count": 9}, {"last_message": None}, {"member_count": 5}],
+    ids=["unread-alice", "unread-bob", "message_count", "last_message", "member_count"],
+)
 def test_recount_messages_repairs_any_wrong_counter(thread, alice, bob, wrong):
     services.message_create(thread=thread, sender=alice, text="one")
     services.message_create(thread=thread, sender=bob, text="two")
     right = actual_counters(thread)
-    Thread.objects.filter(pk=thread.pk).update(**wrong)
+    for name, value in wrong.items():
+        if name in ("alice", "bob"):
+            Membership.objects.filter(thread=thread, user__username=name).update(unread_count=value)
+        else:
+            Thread.objects.filter(pk=thread.pk).update(**{name: value})
 
     call_command("recount_messages", verbosity=0)
 
@@ -96,9 +105,31 @@ def test_the_total_unread_count_sums_the_counters(thread, alice, bob, carol):
 def test_recount_repairs_counters_of_a_thread_without_messages(thread, alice, bob, carol):
     other, _ = services.thread_get_or_create(user=alice, other=carol)
     stray = services.message_create(thread=other, sender=carol, text="elsewhere")
-    Thread.objects.filter(pk=thread.pk).update(unread_low=7, unread_high=2, last_message=stray)
+    Thread.objects.filter(pk=thread.pk).update(last_message=stray)
+    Membership.objects.filter(thread=thread).update(unread_count=7)
 
     assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
 
-    assert stored_counters(thread) == {"message_count": 0, "last_message_id": None, "unread_low": 0, "unread_high": 0}
+    assert stored_counters(thread) == {
+        "message_count": 0, "member_count": 2, "last_message_id": None, "unread": {alice.pk: 0, bob.pk: 0}
+    }
     assert_counters_exact(other)
+
+
+def test_group_counters_follow_sends_positions_deletes_and_recount(alice, bob, carol):
+    group = services.group_create(owner=alice, title="Crew", members=[bob, carol])
+    sent = [services.message_create(thread=group, sender=sender, text=str(i))
+            for i, sender in enumerate((alice, alice, bob, carol))]
+    # Sending moves the sender's own position: bob has read up to his message.
+    assert (unread(alice, group), unread(bob, group), unread(carol, group)) == (2, 1, 0)
+
+    services.message_mark_read(message=sent[2], reader=alice)
+    assert unread(alice, group) == 1
+    services.message_delete(message=sent[3], actor=carol)
+    assert (unread(alice, group), unread(bob, group), unread(carol, group)) == (0, 0, 0)
+    assert_counters_exact(group)
+
+    Membership.objects.filter(thread=group).update(unread_count=9)
+    Thread.objects.filter(pk=group.pk).update(member_count=1, message_count=0)
+    assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
+    assert_counters_exact(group)

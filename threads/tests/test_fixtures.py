@@ -19,9 +19,13 @@ def test_demo_fixture_loads_into_a_fresh_database(db, anonymous):
     call_command("loaddata", str(FIXTURE), verbosity=0)
 
     assert User.objects.count() == 6
-    assert Thread.objects.count() == 5
-    assert all(thread.participants.count() == 2 for thread in Thread.objects.all())
-    assert set(Message.objects.values_list("is_read", flat=True)) == {True, False}
+    assert Thread.objects.filter(kind="direct").count() == 5
+    assert all(thread.participants.count() == 2 for thread in Thread.objects.filter(kind="direct"))
+    group = Thread.objects.get(kind="group")
+    assert (group.title, group.participants.count(), group.memberships.get(role="owner").user.username) == (
+        "Design review", 4, "alice"
+    )
+    assert set(Message.objects.values_list("is_read", flat=True)) == {True, False, None}  # None: group messages
     for thread in Thread.objects.all():
         newest = thread.messages.order_by("-created").first()
         assert newest is None or thread.updated == newest.created
@@ -40,7 +44,10 @@ def test_demo_fixture_is_what_seed_demo_makes():
     """Fails when seed_demo changed and the fixture was not remade (`make fixture`)."""
     call_command("seed_demo", stdout=StringIO())
     dumped = StringIO()
-    call_command("dumpdata", "auth.user", "threads.thread", "threads.message", natural_foreign=True, stdout=dumped)
+    call_command(
+        "dumpdata", "auth.user", "threads.thread", "threads.membership", "threads.message", natural_foreign=True,
+        stdout=dumped,
+    )
 
     def comparable(records):
         for record in records:
@@ -89,6 +96,6 @@ def test_dumpdata_of_the_whole_app_loads_back(db, alice, bob, tmp_path):
     call_command("loaddata", str(fixture), verbosity=0)
 
     # The participants view is derived, never dumped.
-    assert {r["model"] for r in records} == {"auth.user", "threads.thread", "threads.message"}
+    assert {r["model"] for r in records} == {"auth.user", "threads.thread", "threads.membership", "threads.message"}
     assert set(Thread.objects.get().participants.values_list("username", flat=True)) == {"alice", "bob"}
     assert Message.objects.get().text == "round trip"

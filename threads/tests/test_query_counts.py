@@ -6,6 +6,7 @@ both; the request's own queries include authenticating the JWT's user.
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import override_settings
 
 from threads import services
 from threads.models import Message, Thread
@@ -108,9 +109,10 @@ def test_sending_runs_a_fixed_number_of_queries(client_for, alice, bob, django_a
         services.message_create(thread=thread, sender=bob, text=f"m{number}")
     client = client_for(alice)
 
-    # user, thread access, SAVEPOINT, the thread's row lock, INSERT, one UPDATE
-    # of the thread (time, count, last message, bob's unread counter), RELEASE
-    with django_assert_num_queries(7):
+    # user, thread access, SAVEPOINT, the thread's row lock (with the sender's
+    # membership), INSERT, one UPDATE of the thread (time, count, last
+    # message), one of its memberships (bob's unread count), RELEASE
+    with django_assert_num_queries(8):
         response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
 
     assert response.status_code == 201
@@ -129,16 +131,19 @@ ENDPOINT_QUERIES = {
     "one message": ("get", "/api/threads/{thread}/messages/{own}/", None, 3),
     # user, thread access, message; write: lock the thread, UPDATE, reload read state
     "edit": ("patch", "/api/threads/{thread}/messages/{own}/", {"text": "edited"}, 10),
-    # user, thread access, message; write: its thread, lock the thread, the rows
-    # to delete, DELETE, UPDATE of the thread's counters and last message
-    "delete a message": ("delete", "/api/threads/{thread}/messages/{own}/", None, 12),
-    # user, thread access, message, its thread; write: lock, UPDATE message, UPDATE counter
-    "mark one message read": ("post", "/api/threads/{thread}/messages/{received}/mark_as_read/", None, 9),
+    # user, thread access, message; write: lock the thread (with the caller's
+    # role), UPDATE of the members' unread counts, DELETE, UPDATE of the
+    # thread's count and last message
+    "delete a message": ("delete", "/api/threads/{thread}/messages/{own}/", None, 9),
+    # user, thread access, message; write: lock (with the reader's membership),
+    # UPDATE message, UPDATE the reader's membership
+    "mark one message read": ("post", "/api/threads/{thread}/messages/{received}/mark_as_read/", None, 8),
     # user, the other user; write: the pair's thread; the thread to render
     "open an existing thread": ("post", "/api/threads/", {"participants": ["{bob}"]}, 6),
     # user, the other user; write: the pair's thread, INSERT (in its own
-    # savepoint, for the race with another creator); the thread to render
-    "start a new thread": ("post", "/api/threads/", {"participants": ["{carol}"]}, 9),
+    # savepoint, for the race with another creator), INSERT of the two
+    # memberships; the thread to render
+    "start a new thread": ("post", "/api/threads/", {"participants": ["{carol}"]}, 10),
     # Deleting a thread: its own test below, at 3 and 2,500 messages.
 }
 
@@ -174,15 +179,75 @@ def test_deleting_a_thread_takes_the_same_queries_with_thousands_of_messages(
     """More messages than SQLite takes parameters in one statement: they go in
     one DELETE by thread, not fetched and deleted in batches of ids.
 
-    user, thread access; write: lock the thread, the threads to delete, one
-    DELETE of all its messages, one of the thread (SAVEPOINT, RELEASE)."""
+    user, thread access; write: lock the thread (with the caller's role), its
+    members (for the events), the thread for Django's cascade, one DELETE each
+    of its memberships, all its messages and the thread (SAVEPOINT, RELEASE)."""
     thread, _ = services.thread_get_or_create(user=alice, other=bob)
     Message.objects.bulk_create(Message(thread=thread, sender=bob, text=f"m{n}") for n in range(messages))
     services.threads_recount_messages(threads=Thread.objects.filter(pk=thread.pk))
     client = client_for(alice)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         response = client.delete(f"/api/threads/{thread.pk}/")
 
     assert response.status_code == 204
     assert not Message.objects.filter(thread_id=thread.pk).exists()
+
+
+# Groups: the same endpoints at 3 and 100 members, with messages from many of them.
+def build_group(owner: User, members: int, messages: int) -> Thread:
+    others = [User.objects.create_user(username=f"member-{n}") for n in range(members - 1)]
+    group = services.group_create(owner=owner, title="Crew", members=others)
+    senders = [owner, *others]
+    for number in range(messages):
+        services.message_create(thread=group, sender=senders[number % len(senders)], text=f"m{number}")
+    return group
+
+
+GROUP_QUERIES = {
+    # user, count, page, the page's groups' first members (one query for all)
+    "thread list": ("get", "/api/threads/?limit=100", None, 4),
+    # user, thread access, page, every member's read position (read_count)
+    "message page": ("get", "/api/threads/{group}/messages/?limit=100", None, 4),
+    # user, thread access; write: lock (with the sender's membership), INSERT,
+    # UPDATE of the thread, one UPDATE ... RETURNING of every membership;
+    # the read positions for the answer's read_count
+    "send": ("post", "/api/threads/{group}/messages/", {"text": "hi all"}, 9),
+    # user, thread access; write: lock (with the reader's position and count), UPDATE of the membership
+    "mark read": ("post", "/api/threads/{group}/mark_as_read/", None, 6),
+    # user, thread access, message, read positions; write: lock, count of the
+    # newly read messages, UPDATE of the membership
+    "mark one read": ("post", "/api/threads/{group}/messages/{received}/mark_as_read/", None, 9),
+    # user, thread access, the message, page of readers (count from the page query's filter)
+    "readers": ("get", "/api/threads/{group}/messages/{own}/readers/?limit=100", None, 5),
+    # user, thread access, page of members with their users (count from the thread's member_count)
+    "members": ("get", "/api/threads/{group}/members/?limit=100", None, 3),
+    # user, thread access, the thread rendered with its member preview
+    "one group": ("get", "/api/threads/{group}/", None, 3),
+    # user, thread access; write: lock, the new user, already a member?, INSERT, UPDATE of member_count
+    "add a member": ("post", "/api/threads/{group}/members/", {"user": "{newcomer}"}, 9),
+}
+
+
+@pytest.mark.parametrize("members", [3, 100])
+@pytest.mark.parametrize("endpoint", list(GROUP_QUERIES))
+@override_settings(CHAT_GROUP_MAX_MEMBERS=101)  # room for the newcomer in the 100-member group
+def test_every_group_endpoint_runs_a_fixed_number_of_queries(
+    client_for, alice, make_user, django_assert_num_queries, endpoint, members
+):
+    method, template, body, queries = GROUP_QUERIES[endpoint]
+    group = build_group(alice, members, messages=members + 2)
+    newcomer = make_user("newcomer")
+    ids = {
+        "group": group.pk, "newcomer": newcomer.pk,
+        "received": group.messages.exclude(sender=alice).latest("pk").pk,
+        "own": group.messages.filter(sender=alice).earliest("pk").pk,
+    }
+    if body is not None and "user" in body:
+        body = {"user": int(body["user"].format(**ids))}
+    client = client_for(alice)
+
+    with django_assert_num_queries(queries):
+        response = getattr(client, method)(template.format(**ids), body, format="json")
+
+    assert response.status_code < 300, response.content

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from threads import services
 
-TABLES = ("threads_message", "threads_thread")
+TABLES = ("threads_message", "threads_thread", "threads_membership")
 
 
 def plan_of(sql: str):
@@ -84,19 +84,46 @@ ENDPOINTS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "template"), ENDPOINTS, ids=[f"{m} {t}" for m, t in ENDPOINTS])
-def test_hot_queries_use_indexes(client_for, alice, bob, busy_thread, method, template):
+GROUP_ENDPOINTS = [
+    ("get", "/api/threads/{group}/messages/"),
+    ("post", "/api/threads/{group}/messages/"),
+    ("post", "/api/threads/{group}/mark_as_read/"),
+    ("post", "/api/threads/{group}/messages/{in_group}/mark_as_read/"),
+    ("get", "/api/threads/{group}/messages/{in_group}/readers/"),
+    ("get", "/api/threads/{group}/members/"),
+    ("patch", "/api/threads/{group}/"),
+    ("delete", "/api/threads/{group}/messages/{in_group}/"),
+]
+
+
+@pytest.fixture
+def busy_group(busy_thread, alice, bob, carol, make_user):
+    members = [bob, carol, *(make_user(f"member{n}") for n in range(10))]
+    group = services.group_create(owner=alice, title="Crew", members=members)
+    for number in range(30):
+        services.message_create(thread=group, sender=members[number % len(members)], text="m")
+    return group
+
+
+ALL_ENDPOINTS = ENDPOINTS + GROUP_ENDPOINTS
+
+
+@pytest.mark.parametrize(("method", "template"), ALL_ENDPOINTS, ids=[f"{m} {t}" for m, t in ALL_ENDPOINTS])
+def test_hot_queries_use_indexes(client_for, alice, bob, busy_thread, busy_group, method, template):
     received = busy_thread.messages.filter(sender=bob).latest("pk")
     own = busy_thread.messages.filter(sender=alice).latest("pk")
-    path = template.format(thread=busy_thread.pk, message=received.pk, own=own.pk)
+    in_group = busy_group.messages.filter(sender=bob).latest("pk")
+    path = template.format(thread=busy_thread.pk, message=received.pk, own=own.pk, group=busy_group.pk,
+                           in_group=in_group.pk)
     client = client_for(alice)
 
     with CaptureQueriesContext(connection) as capture:
-        response = getattr(client, method)(path, {"text": "x"} if method in {"post", "patch"} else None, format="json")
+        body = {"text": "x", "title": "Renamed"} if method in {"post", "patch"} else None
+        response = getattr(client, method)(path, body, format="json")
     assert response.status_code < 300, response.content
 
     queries = hot_queries(capture)
-    assert queries, "the endpoint ran no query on threads or messages"
+    assert queries, "the endpoint ran no query on threads, members or messages"
     for sql in queries:
         plan = plan_of(sql)
         assert not full_scans(plan), f"full table scan in:\n{sql}\n{json.dumps(plan, indent=1)}"

@@ -15,12 +15,15 @@ OPERATIONS = {
     ("/api/token/blacklist/", "post"),
     ("/api/users/", "get"), ("/api/users/", "post"), ("/api/users/{id}/", "get"), ("/api/users/me/", "get"),
     ("/api/threads/", "get"), ("/api/threads/", "post"), ("/api/threads/{id}/", "get"),
-    ("/api/threads/{id}/", "delete"), ("/api/threads/{id}/mark_as_read/", "post"),
+    ("/api/threads/{id}/", "patch"), ("/api/threads/{id}/", "delete"), ("/api/threads/{id}/mark_as_read/", "post"),
     ("/api/threads/unread_count/", "get"),
     ("/api/threads/{thread_pk}/messages/", "get"), ("/api/threads/{thread_pk}/messages/", "post"),
     ("/api/threads/{thread_pk}/messages/{id}/", "get"), ("/api/threads/{thread_pk}/messages/{id}/", "patch"),
     ("/api/threads/{thread_pk}/messages/{id}/", "delete"),
     ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post"),
+    ("/api/threads/{thread_pk}/messages/{message_pk}/readers/", "get"),
+    ("/api/threads/{thread_pk}/members/", "get"), ("/api/threads/{thread_pk}/members/", "post"),
+    ("/api/threads/{thread_pk}/members/{id}/", "patch"), ("/api/threads/{thread_pk}/members/{id}/", "delete"),
     ("/api/session/", "post"), ("/api/session/", "delete"),
 }
 
@@ -61,6 +64,13 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
         ("/api/session/", "post", {"200", "400", "403", "406", "413", "415", "429"}),
         ("/api/session/", "delete", {"204", "403", "406"}),
         ("/api/health/", "get", {"200", "406", "503"}),
+        ("/api/threads/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415"}),
+        ("/api/threads/{id}/", "delete", {"204", "401", "403", "404", "406"}),
+        ("/api/threads/{thread_pk}/members/", "get", {"200", "400", "401", "404", "406"}),
+        ("/api/threads/{thread_pk}/members/", "post", {"201", "400", "401", "403", "404", "406", "413", "415"}),
+        ("/api/threads/{thread_pk}/members/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415"}),
+        ("/api/threads/{thread_pk}/members/{id}/", "delete", {"204", "400", "401", "403", "404", "406"}),
+        ("/api/threads/{thread_pk}/messages/{message_pk}/readers/", "get", {"200", "400", "401", "404", "406"}),
     ],
 )
 def test_each_operation_documents_its_error_statuses(path, method, codes):

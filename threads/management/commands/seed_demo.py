@@ -1,7 +1,7 @@
 """Create the demo data set that `fixtures/demo.json` is dumped from.
 
 Run it on an empty database only (`make fixture` does, on a temporary one).
-Messages go through the same services as the API; their times are then
+Threads, groups, messages and read state go through the same services as the API; their times are then
 moved onto a fixed timeline so that the fixture reads the same every time it
 is remade.
 """
@@ -49,6 +49,16 @@ CONVERSATIONS = [
     ("alice", "dave", []),
 ]
 
+# (owner, title, members, [(sender, text)], {member: how many of the messages they have read}).
+GROUPS = [
+    ("alice", "Design review", ["bob", "carol", "dave"], [
+        ("alice", "Agenda for Thursday: mock-ups, then the API."),
+        ("carol", "Can we add ten minutes for accessibility?"),
+        ("bob", "Good idea. I'll bring the screen reader notes."),
+        ("dave", "I'll be remote, send me the link please."),
+    ], {"bob": 4, "carol": 3, "dave": 1}),
+]
+
 
 class Command(BaseCommand):
     help = "Create demo users, threads and messages (for remaking fixtures/demo.json)."
@@ -68,6 +78,7 @@ class Command(BaseCommand):
         for first, second, lines in CONVERSATIONS:
             thread, _ = services.thread_get_or_create(user=users[first], other=users[second])
             Thread.objects.filter(pk=thread.pk).update(created=moment, updated=moment)
+            thread.memberships.update(joined=moment)
             for sender, text, read in lines:
                 moment += timedelta(minutes=7)
                 message = services.message_create(thread=thread, sender=users[sender], text=text)
@@ -77,6 +88,19 @@ class Command(BaseCommand):
                 Message.objects.filter(pk=message.pk).update(created=moment)
                 Thread.objects.filter(pk=thread.pk).update(updated=moment)
             moment += timedelta(hours=3)
+
+        for owner, title, members, lines, read_upto in GROUPS:
+            thread = services.group_create(owner=users[owner], title=title, members=[users[m] for m in members])
+            Thread.objects.filter(pk=thread.pk).update(created=moment, updated=moment)
+            thread.memberships.update(joined=moment)
+            sent = []
+            for sender, text in lines:
+                moment += timedelta(minutes=7)
+                sent.append(services.message_create(thread=thread, sender=users[sender], text=text))
+                Message.objects.filter(pk=sent[-1].pk).update(created=moment)
+                Thread.objects.filter(pk=thread.pk).update(updated=moment)
+            for reader, count in read_upto.items():
+                services.message_mark_read(message=sent[count - 1], reader=users[reader])
 
         self.stdout.write(
             f"Created {len(users) + 1} users, {Thread.objects.count()} threads and "

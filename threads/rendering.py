@@ -1,0 +1,90 @@
+"""The API's shapes, rendered from model instances: one home for every
+representation that the REST API (serializers) and the real-time events
+(events) share. Depends on the models only.
+
+Rendered by hand: DRF's field machinery costs more than the queries behind a
+page. The serializers in `serializers` declare the same fields for the
+OpenAPI schema, and a test holds each rendering equal to what they declare.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC
+
+from .models import Membership, Message, Thread
+
+# A group's read positions: member user id -> id of the newest message they have read.
+ReadPositions = Mapping[int, int]
+
+
+def render_datetime(value) -> str:
+    """As DRF's DateTimeField renders a UTC time: ISO 8601 with a Z."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def render_user_summary(user) -> dict:
+    return {"id": user.pk, "username": user.username}
+
+
+def group_read_state(message: Message, positions: ReadPositions) -> tuple[bool, int]:
+    """(is_read, read_count) of a group message: how many current members
+    other than its sender have read up to it, and whether all of them have."""
+    others = [position for user_id, position in positions.items() if user_id != message.sender_id]
+    read_count = sum(1 for position in others if position >= message.pk)
+    return read_count == len(others), read_count
+
+
+def render_message(message: Message, positions: ReadPositions | None = None) -> dict:
+    """A message; a group's (`positions` given) also carries `read_count`."""
+    rendered = {
+        "id": message.pk,
+        "thread": message.thread_id,
+        "sender": render_user_summary(message.sender),
+        "text": message.text,
+        "created": render_datetime(message.created),
+        "is_read": message.is_read,
+        "client_id": None if message.client_id is None else str(message.client_id),
+    }
+    if positions is not None:
+        rendered["is_read"], rendered["read_count"] = group_read_state(message, positions)
+    return rendered
+
+
+def render_thread(thread: Thread) -> dict:
+    """A thread as its member lists it: expects `unread_count` annotated, and
+    for a group `member_preview` (selectors.threads_for_user and
+    selectors.load_member_previews give both). A group's last message shows
+    without read state: that needs every member's position."""
+    if thread.is_group:
+        participants = [render_user_summary(membership.user) for membership in thread.member_preview]
+    else:
+        participants = [render_user_summary(thread.user_low), render_user_summary(thread.user_high)]
+    last_message = thread.last_message
+    if last_message is not None:
+        last_message = render_message(last_message)
+        if thread.is_group:
+            last_message["is_read"] = None
+    return {
+        "id": thread.pk,
+        "kind": thread.kind,
+        "title": thread.title,
+        "participants": participants,
+        "member_count": thread.member_count,
+        "created": render_datetime(thread.created),
+        "updated": render_datetime(thread.updated),
+        "last_message": last_message,
+        "unread_count": thread.unread_count,
+    }
+
+
+def render_membership(membership: Membership) -> dict:
+    return {
+        "user": render_user_summary(membership.user),
+        "role": membership.role,
+        "joined": render_datetime(membership.joined),
+        "last_read_message": membership.last_read_message_id or None,
+    }
+
+
+def render_reader(membership: Membership) -> dict:
+    return {"user": render_user_summary(membership.user), "last_read_message": membership.last_read_message_id}
