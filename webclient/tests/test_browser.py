@@ -591,3 +591,68 @@ def test_the_keyboard_alone_logs_in_opens_a_thread_sends_and_goes_back(alice_bro
     wait(browser).until(lambda d: d.find_element(By.ID, "conversation-title").text == "No conversation open")
     assert browser.switch_to.active_element.accessible_name == "bob"
     no_errors(browser)
+
+
+def members_shown(driver) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#member-list .member-name')].map(e => e.textContent)"
+    )
+
+
+def test_a_group_is_created_renamed_and_managed_and_bob_sees_it_live(
+    alice_browser, bob_browser, server, users, thread
+):
+    from threads.models import Thread
+
+    alice, bob = alice_browser, bob_browser
+    log_in(alice, server, "alice")
+    log_in(bob, server, "bob")
+
+    # alice creates "Lunch club" with bob.
+    click(alice, lambda d: button(d, "New group"))
+    visible(alice, "#group-title").send_keys("Lunch club")
+    alice.find_element(By.ID, "group-search").send_keys("bo")
+    click(alice, lambda d: button(d, "bob", within="#group-search-results"))
+    wait(alice).until(lambda d: d.find_element(By.ID, "group-chosen").text.startswith("bob"))
+    click(alice, lambda d: button(d, "Create group"))
+    wait(alice).until(lambda d: d.find_element(By.ID, "conversation-title").text == "Lunch club")
+    assert alice.find_element(By.ID, "conversation-subtitle").text == "2 members"
+
+    # bob's list gets it live, named by its title; a message goes through.
+    open_thread(bob, "Lunch club")
+    send(alice, "Welcome to the club")
+    wait(bob).until(shows("Welcome to the club"))
+
+    # alice renames it; bob's header and list follow.
+    click(alice, lambda d: button(d, "Members"))
+    wait(alice).until(lambda d: members_shown(d) == ["alice", "bob"])
+    rename = alice.find_element(By.ID, "rename-title")
+    rename.clear()
+    rename.send_keys("Friday lunch", Keys.ENTER)
+    wait(bob).until(lambda d: d.find_element(By.ID, "conversation-title").text == "Friday lunch")
+    assert button(bob, "Friday lunch", within="#thread-list")
+
+    # alice adds carol, then removes her.
+    alice.find_element(By.ID, "member-search").send_keys("car")
+    click(alice, lambda d: button(d, "carol", within="#member-search-results"))
+    wait(alice).until(lambda d: members_shown(d) == ["alice", "bob", "carol"])
+    wait(bob).until(lambda d: d.find_element(By.ID, "conversation-subtitle").text == "3 members")
+    save_screenshot(alice, "view-group-members")
+    carol_row = f"#member-list li[data-user-id='{users['carol'].pk}']"
+    click(alice, lambda d: button(d, "Remove", within=carol_row))
+    wait(alice).until(lambda d: members_shown(d) == ["alice", "bob"])
+
+    # bob leaves: the group leaves his list, and alice's member list loses him.
+    click(bob, lambda d: button(d, "Members"))
+    wait(bob).until(lambda d: members_shown(d) == ["alice", "bob"])
+    assert not bob.find_element(By.ID, "rename-form").is_displayed()  # a plain member cannot rename
+    click(bob, lambda d: button(d, "Leave group"))
+    wait(bob).until(lambda d: d.find_element(By.ID, "conversation-title").text == "No conversation open")
+    wait(bob).until(lambda d: [b.accessible_name for b in d.find_elements(By.CSS_SELECTOR, "#thread-list button")]
+                    == ["alice"])
+    wait(alice).until(lambda d: members_shown(d) == ["alice"])
+
+    group = Thread.objects.get(kind="group")
+    assert (group.title, group.member_count) == ("Friday lunch", 1)
+    no_errors(alice)
+    no_errors(bob)

@@ -21,6 +21,8 @@ const state = {
   typing: new Map(), // thread id -> {username, timer}
   editing: null, // key of the message being edited
   confirmingDelete: null, // key of the message whose deletion awaits a yes
+  draftMembers: new Map(), // the new group form's chosen people: id -> user
+  members: null, // the open group's panel: {threadId, list: [membership], myRole}
   lastTypingSent: 0,
 };
 
@@ -112,7 +114,7 @@ function renderThreads() {
   const items = threads.map((thread) => {
     const last = thread.last_message;
     const signature = JSON.stringify([
-      threadName(thread), thread.id === state.openId, thread.unread_count, thread.updated,
+      threadName(thread), thread.kind, thread.id === state.openId, thread.unread_count, thread.updated,
       last && [last.id, last.text, last.sender.id], today,
     ]);
     const known = threadItems.get(thread.id);
@@ -137,7 +139,10 @@ function threadItem(thread) {
   const last = thread.last_message;
   const nameId = `thread-${thread.id}-name`;
   const detailsId = `thread-${thread.id}-details`;
-  const excerpt = last ? `${last.sender.id === state.me.id ? "You: " : ""}${last.text}` : "No messages yet";
+  let prefix = "";
+  if (last && last.sender.id === state.me.id) prefix = "You: ";
+  else if (last && thread.kind === "group") prefix = `${last.sender.username}: `;
+  const excerpt = last ? `${prefix}${last.text}` : "No messages yet";
   return h(
     "li",
     {},
@@ -172,12 +177,20 @@ function threadItem(thread) {
   );
 }
 
+// The key of the user's last message someone has read: "Seen" goes there
+// (in a group, "Seen by N", or "Seen by everyone" once all have).
 function lastSeenKey(messages) {
   let seen = null;
   for (const message of messages) {
-    if (message.id !== undefined && message.sender.id === state.me.id && message.is_read) seen = keyOf(message);
+    if (message.id === undefined || message.sender.id !== state.me.id) continue;
+    if (message.is_read || message.read_count > 0) seen = keyOf(message);
   }
   return seen;
+}
+
+function seenLabel(message) {
+  if (message.read_count === undefined) return "Seen";
+  return message.is_read ? "Seen by everyone" : `Seen by ${message.read_count}`;
 }
 
 function messageElement(message, seenKey) {
@@ -241,7 +254,7 @@ function messageElement(message, seenKey) {
       ),
     );
   } else if (key === seenKey) {
-    children.push(h("p", { className: "status seen" }, "Seen"));
+    children.push(h("p", { className: "status seen" }, seenLabel(message)));
   }
   if (mine && message.id !== undefined && state.editing !== key) {
     // Named "Edit" and "Delete"; which message they act on is their description.
@@ -293,12 +306,18 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
   $("chat-view").classList.toggle("conversation-open", threadId !== null);
   if (threadId === null) {
     $("conversation-title").textContent = "No conversation open";
+    $("conversation-subtitle").textContent = "";
+    $("group-settings").hidden = true;
+    $("group-panel").hidden = true;
     log.replaceChildren();
     rendered.clear();
     return;
   }
   const thread = state.threads.get(threadId);
   $("conversation-title").textContent = thread ? threadName(thread) : "Conversation";
+  const group = Boolean(thread && thread.kind === "group");
+  $("group-settings").hidden = !group;
+  $("conversation-subtitle").textContent = group ? `${thread.member_count} members` : "";
   const conv = conversation(threadId);
   $("load-older").hidden = conv.complete || !conv.loaded;
   log.dataset.thread = threadId;
@@ -322,7 +341,7 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
     }
     const key = keyOf(message);
     const signature = JSON.stringify([
-      message.id, message.text, message.is_read, message.status, message.error,
+      message.id, message.text, message.is_read, message.read_count, message.status, message.error,
       key === seenKey, state.editing === key, state.confirmingDelete === key,
     ]);
     nodes.push(reuse(key, signature, () => messageElement(message, seenKey)));
@@ -441,6 +460,7 @@ async function resync() {
 // --- actions -----------------------------------------------------------------
 
 async function openThread(threadId) {
+  if (state.openId !== threadId) toggleGroupPanel(false);
   state.openId = threadId;
   state.editing = null;
   state.confirmingDelete = null;
@@ -463,6 +483,7 @@ async function openThread(threadId) {
 }
 
 function closeThread() {
+  toggleGroupPanel(false);
   state.openId = null;
   renderThreads();
   renderConversation();
@@ -547,40 +568,46 @@ function noteLastMessage(message) {
   renderThreads();
 }
 
-let searchTimer = null;
-
-function searchPeople() {
-  clearTimeout(searchTimer);
-  const text = $("user-search").value.trim();
-  const results = $("search-results");
-  if (!text) {
-    results.replaceChildren();
-    return;
-  }
-  searchTimer = setTimeout(async () => {
-    try {
-      const page = await api("GET", `/api/users/?search=${encodeURIComponent(text)}&limit=10`);
-      if ($("user-search").value.trim() !== text) return;
-      const people = page.results.filter((user) => user.id !== state.me.id);
-      results.replaceChildren(
-        ...(people.length
-          ? people.map((user) =>
-              h("li", {}, h("button", { type: "button", onclick: () => startThread(user) }, user.username)),
-            )
-          : [h("li", { className: "hint" }, "Nobody by that name")]),
-      );
-    } catch (error) {
-      showError(error);
+// A username search box: results are buttons named by the username; picking
+// one calls `onPick(user)`. `exclude(user)` hides people already chosen.
+function peopleSearch(inputId, resultsId, onPick, exclude = () => false) {
+  const input = $(inputId);
+  const results = $(resultsId);
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const text = input.value.trim();
+    if (!text) {
+      results.replaceChildren();
+      return;
     }
-  }, 250);
+    timer = setTimeout(async () => {
+      try {
+        const page = await api("GET", `/api/users/?search=${encodeURIComponent(text)}&limit=10`);
+        if (input.value.trim() !== text) return;
+        const people = page.results.filter((user) => user.id !== state.me.id && !exclude(user));
+        results.replaceChildren(
+          ...(people.length
+            ? people.map((user) =>
+                h("li", {}, h("button", { type: "button", onclick: () => {
+                  input.value = "";
+                  results.replaceChildren();
+                  onPick(user);
+                } }, user.username)),
+              )
+            : [h("li", { className: "hint" }, "Nobody by that name")]),
+        );
+      } catch (error) {
+        showError(error);
+      }
+    }, 250);
+  });
 }
 
 async function startThread(user) {
   try {
     const thread = await api("POST", "/api/threads/", { participants: [user.id] });
     state.threads.set(thread.id, thread);
-    $("user-search").value = "";
-    $("search-results").replaceChildren();
     openThread(thread.id);
   } catch (error) {
     showError(error);
@@ -593,6 +620,192 @@ function typed() {
   if (now - state.lastTypingSent < TYPING_SEND_INTERVAL_MS) return;
   state.lastTypingSent = now;
   feed?.send({ type: "typing", thread: state.openId });
+}
+
+// --- groups ------------------------------------------------------------------
+
+const MANAGERS = new Set(["owner", "admin"]);
+
+function toggleGroupForm(open) {
+  $("group-form").hidden = !open;
+  $("new-group").setAttribute("aria-expanded", String(open));
+  if (open) {
+    $("group-title").focus();
+  } else {
+    state.draftMembers.clear();
+    $("group-title").value = "";
+    $("group-error").textContent = "";
+    renderDraft();
+    $("new-group").focus();
+  }
+}
+
+function renderDraft() {
+  $("group-chosen").replaceChildren(
+    ...[...state.draftMembers.values()].map((user) =>
+      h(
+        "li",
+        {},
+        h("span", { id: `draft-${user.id}` }, user.username),
+        " ",
+        h("button", { type: "button", "aria-describedby": `draft-${user.id}`, onclick: () => {
+          state.draftMembers.delete(user.id);
+          renderDraft();
+        } }, "Remove"),
+      ),
+    ),
+  );
+}
+
+async function createGroup(event) {
+  event.preventDefault();
+  const title = $("group-title").value.trim();
+  const error = $("group-error");
+  error.textContent = "";
+  if (!title) {
+    error.textContent = "Give the group a title.";
+    return;
+  }
+  if (!state.draftMembers.size) {
+    error.textContent = "Add at least one person.";
+    return;
+  }
+  try {
+    const thread = await api("POST", "/api/threads/", {
+      kind: "group", title, participants: [...state.draftMembers.keys()],
+    });
+    state.threads.set(thread.id, thread);
+    toggleGroupForm(false);
+    openThread(thread.id);
+  } catch (failure) {
+    error.textContent = failure.message;
+  }
+}
+
+function toggleGroupPanel(open) {
+  const thread = state.threads.get(state.openId);
+  const show = Boolean(open && thread && thread.kind === "group");
+  $("group-panel").hidden = !show;
+  $("group-settings").setAttribute("aria-expanded", String(show));
+  $("group-panel-error").textContent = "";
+  if (show) {
+    $("rename-title").value = thread.title || "";
+    loadMembers(thread.id);
+  } else {
+    state.members = null;
+  }
+}
+
+async function loadMembers(threadId) {
+  try {
+    const list = await allPages(`/api/threads/${threadId}/members/?limit=100`);
+    if (state.openId !== threadId || $("group-panel").hidden) return;
+    const mine = list.find((membership) => membership.user.id === state.me.id);
+    state.members = { threadId, list, myRole: mine ? mine.role : null };
+    renderMembers();
+  } catch (error) {
+    if (error.status === 404) toggleGroupPanel(false);
+    else showError(error);
+  }
+}
+
+function canRemove(target) {
+  const role = state.members?.myRole;
+  if (target.user.id === state.me.id || target.role === "owner") return false;
+  return role === "owner" || (role === "admin" && target.role === "member");
+}
+
+function renderMembers() {
+  const members = state.members;
+  if (!members) return;
+  const manager = MANAGERS.has(members.myRole);
+  $("rename-form").hidden = !manager;
+  $("member-add").hidden = !manager;
+  $("member-list").replaceChildren(
+    ...members.list.map((membership) => {
+      const nameId = `member-${membership.user.id}`;
+      const me = membership.user.id === state.me.id;
+      return h(
+        "li",
+        { "data-user-id": membership.user.id },
+        h("span", { id: nameId, className: "member-name" }, membership.user.username),
+        h("span", { className: "role" }, me ? ` (${membership.role}, you)` : ` (${membership.role})`),
+        canRemove(membership)
+          ? h("button", { type: "button", "aria-describedby": nameId, onclick: () => removeMember(membership.user) },
+            "Remove")
+          : null,
+      );
+    }),
+  );
+}
+
+async function addMember(user) {
+  const threadId = state.openId;
+  try {
+    await api("POST", `/api/threads/${threadId}/members/`, { user: user.id });
+    loadMembers(threadId); // member.added also arrives; loading twice is harmless
+  } catch (error) {
+    $("group-panel-error").textContent = error.message;
+  }
+}
+
+async function removeMember(user) {
+  const threadId = state.openId;
+  const leaving = user.id === state.me.id;
+  try {
+    await api("DELETE", `/api/threads/${threadId}/members/${user.id}/`);
+  } catch (error) {
+    $("group-panel-error").textContent = error.message;
+    return;
+  }
+  if (leaving) {
+    forgetThread(threadId);
+  } else {
+    loadMembers(threadId);
+  }
+}
+
+async function renameGroup(event) {
+  event.preventDefault();
+  const threadId = state.openId;
+  const title = $("rename-title").value.trim();
+  if (!title) return;
+  try {
+    const thread = await api("PATCH", `/api/threads/${threadId}/`, { title });
+    state.threads.set(thread.id, { ...state.threads.get(thread.id), ...thread });
+    renderThreads();
+    renderConversation();
+  } catch (error) {
+    $("group-panel-error").textContent = error.message;
+  }
+}
+
+function forgetThread(threadId) {
+  state.threads.delete(threadId);
+  state.conversations.delete(threadId);
+  if (state.openId === threadId) {
+    state.openId = null;
+    toggleGroupPanel(false);
+  }
+  renderAll();
+}
+
+// Group read receipts carry a reader's new position, not message ids: the
+// loaded messages' read state (is_read, read_count) is fetched again, once
+// per burst of receipts.
+const readRefresh = new Map(); // thread id -> timer
+
+function refreshReadState(threadId) {
+  if (readRefresh.has(threadId) || !state.conversations.get(threadId)?.loaded) return;
+  readRefresh.set(threadId, setTimeout(async () => {
+    readRefresh.delete(threadId);
+    try {
+      await catchUp(threadId);
+      if (state.openId === threadId) renderConversation();
+    } catch (error) {
+      showError(error);
+    }
+  }, 300));
 }
 
 // --- live events -------------------------------------------------------------
@@ -643,6 +856,10 @@ function onEvent(event) {
       break;
     case "message.read":
     case "message.unread":
+      if (!event.message_ids) {
+        refreshReadState(event.thread); // a group's receipt: a position
+        break;
+      }
       setReadState(event.thread, event.message_ids, event.type === "message.read");
       if (state.openId === event.thread) renderConversation();
       break;
@@ -656,22 +873,44 @@ function onEvent(event) {
       break;
     }
     case "thread.created":
-    case "thread.updated":
       state.threads.set(event.thread.id, { ...state.threads.get(event.thread.id), ...event.thread });
       renderThreads();
       if (state.openId === event.thread.id) renderConversation();
       break;
+    case "thread.updated": {
+      // A group's new title: {"thread": id, "title"}.
+      const thread = state.threads.get(event.thread);
+      if (thread) thread.title = event.title;
+      renderThreads();
+      if (state.openId === event.thread) {
+        renderConversation();
+        if (!$("group-panel").hidden && document.activeElement !== $("rename-title")) {
+          $("rename-title").value = event.title;
+        }
+      }
+      break;
+    }
     case "thread.deleted":
-      state.threads.delete(event.thread);
-      state.conversations.delete(event.thread);
-      if (state.openId === event.thread) state.openId = null;
-      renderAll();
+      forgetThread(event.thread);
       break;
     case "member.added":
     case "member.removed":
-    case "member.updated":
-      resync();
+    case "member.updated": {
+      const removedMe = event.type === "member.removed" && event.user.id === state.me.id;
+      if (removedMe) {
+        forgetThread(event.thread);
+        break;
+      }
+      const thread = state.threads.get(event.thread);
+      if (!thread) {
+        resync(); // added to a group: it is new to this user
+        break;
+      }
+      if (event.member_count !== undefined) thread.member_count = event.member_count;
+      if (state.members && state.members.threadId === event.thread) loadMembers(event.thread);
+      if (state.openId === event.thread) renderConversation();
       break;
+    }
     case "typing": {
       if (event.user.id === state.me.id) break;
       clearTyping(event.thread);
@@ -806,7 +1045,20 @@ function wire() {
   $("composer").addEventListener("submit", submitComposer);
   $("load-older").addEventListener("click", loadOlder);
   $("search-form").addEventListener("submit", (event) => event.preventDefault());
-  $("user-search").addEventListener("input", searchPeople);
+  peopleSearch("user-search", "search-results", startThread);
+  peopleSearch("group-search", "group-search-results", (user) => {
+    state.draftMembers.set(user.id, user);
+    renderDraft();
+  }, (user) => state.draftMembers.has(user.id));
+  peopleSearch("member-search", "member-search-results", addMember,
+    (user) => Boolean(state.members?.list.some((m) => m.user.id === user.id)));
+  $("new-group").addEventListener("click", () => toggleGroupForm(true));
+  $("group-cancel").addEventListener("click", () => toggleGroupForm(false));
+  $("group-form").addEventListener("submit", createGroup);
+  $("group-settings").addEventListener("click", () => toggleGroupPanel($("group-panel").hidden));
+  $("group-panel-close").addEventListener("click", () => toggleGroupPanel(false));
+  $("rename-form").addEventListener("submit", renameGroup);
+  $("leave-group").addEventListener("click", () => removeMember(state.me));
   const input = $("message-input");
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitComposer(event);
@@ -816,7 +1068,15 @@ function wire() {
     if ($("messages").scrollTop < 40) loadOlder();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && state.openId !== null && state.editing === null) closeThread();
+    if (event.key !== "Escape" || state.editing !== null) return;
+    if (!$("group-form").hidden && $("group-form").contains(document.activeElement)) {
+      toggleGroupForm(false);
+    } else if (!$("group-panel").hidden) {
+      toggleGroupPanel(false);
+      $("group-settings").focus();
+    } else if (state.openId !== null) {
+      closeThread();
+    }
   });
   document.addEventListener("visibilitychange", () => {
     if (state.openId !== null) markRead(state.openId);
