@@ -1,6 +1,7 @@
 """Print, as JSON, the ids bench/run_bench.py needs from a database that
 `manage.py seed_scale` filled: the hot user, the hot thread, the id of a
-message far back in it (for `?before=`), and the hot user's threads.
+message far back in it (for `?before=`), the hot user's direct threads and
+groups, and the hot group (scale_hot's group with the most messages).
 
     DATABASE_URL=... .venv/bin/python bench/probe.py [--back 40000]
 
@@ -21,10 +22,9 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db.models import Q  # noqa: E402
 
 from threads.management.commands.seed_scale import HOT_USER, PEER_USER  # noqa: E402
-from threads.models import Message, Thread  # noqa: E402
+from threads.models import Membership, Message, Thread  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +38,10 @@ def main() -> None:
     newest_first = Message.objects.filter(thread=hot_thread).order_by("-created", "-id").values_list("id", flat=True)
     back = min(args.back, max(hot_thread.message_count - 1, 0))
     before_id = newest_first[back] if hot_thread.message_count else None
-    threads = Thread.objects.filter(Q(user_low=hot) | Q(user_high=hot)).order_by("-updated", "-id")
-    thread_ids = list(threads.values_list("id", flat=True))
+    mine = Thread.objects.filter(pk__in=Membership.objects.filter(user=hot).values("thread_id"))
+    threads = list(mine.order_by("-updated", "-id").values_list("id", "kind"))
+    groups = mine.filter(kind=Thread.Kind.GROUP)
+    hot_group = groups.order_by("-message_count", "id").values("id", "message_count", "member_count").first()
     json.dump(
         {
             "hot_user_id": hot.pk,
@@ -48,7 +50,12 @@ def main() -> None:
             "hot_thread_messages": hot_thread.message_count,
             "before_id": before_id,
             "before_back": back,
-            "hot_user_thread_ids": thread_ids,
+            "hot_user_thread_ids": [pk for pk, _ in threads],
+            "hot_user_direct_ids": [pk for pk, kind in threads if kind == Thread.Kind.DIRECT],
+            "hot_user_group_ids": [pk for pk, kind in threads if kind == Thread.Kind.GROUP],
+            "hot_group_id": hot_group["id"] if hot_group else None,
+            "hot_group_messages": hot_group["message_count"] if hot_group else None,
+            "hot_group_members": hot_group["member_count"] if hot_group else None,
             "messages": Message.objects.count(),
         },
         sys.stdout,

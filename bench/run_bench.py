@@ -4,7 +4,8 @@
     .venv/bin/python bench/run_bench.py --db postgres
 
 For each scale (by default 200,000 and 2,000,000 messages, each with the hot
-user `scale_hot` of 500 threads and the hot thread of 50,000 messages) it:
+user `scale_hot` of 1,800 direct threads and 200 groups, the hot thread of
+50,000 messages and the hot group of 100 members and 50,000 messages) it:
 
 1. makes a scratch database (SQLite: /tmp/chat_bench_<scale>.sqlite3;
    PostgreSQL: the database chat_bench_<scale>, dropped and created again),
@@ -18,6 +19,13 @@ user `scale_hot` of 500 threads and the hot thread of 50,000 messages) it:
    the floor endpoint `GET /api/ping/` measured in the same run) and at the end
    each endpoint's p50 at the large scale over the small one, and writes it all
    to bench/results-<db>.md and bench/results-<db>.json.
+
+Targets (issue 6 and the group issue): at the large scale, throughput of the
+cases marked so at least FLOOR_SHARE_TARGET of the floor's (the thread list
+among them) and p50 at most LATENCY_RATIO_TARGET x the small scale's; at each
+scale, a send to the 100-member hot group with a p50 at most
+GROUP_SEND_RATIO_TARGET x a direct send's to one thread (`send_hot`: both
+lock one thread row per request, so the ratio is the cost of the group).
 
 The floor is measured first and last; the ratios use the mean of the two.
 Requires wrk (`apt-get install wrk`) and, for --db postgres, a server that
@@ -55,12 +63,16 @@ HOT_USER, PEER_USER, PASSWORD = "scale_hot", "scale_peer", "bench-password"
 # (issue 6). A deep ?offset= page is exempt from the latter.
 FLOOR_SHARE_TARGET = 0.5
 LATENCY_RATIO_TARGET = 1.25
+# A send to the 100-member group: p50 at most this times a direct send's (same scale).
+GROUP_SEND_RATIO_TARGET = 2.0
 
 
 class Case:
-    def __init__(self, key, name, lines, *, floor_target=False, latency_target=True, note=""):
+    def __init__(self, key, name, lines, *, floor_target=False, latency_target=True, note="", p50_within=None):
         self.key, self.name, self.lines = key, name, lines  # lines: (method, path, token variable, body)
         self.floor_target, self.latency_target, self.note = floor_target, latency_target, note
+        # (other case's key, factor): this case's p50 at most factor x the other's, at the same scale.
+        self.p50_within = p50_within
 
     @property
     def shown_request(self) -> str:
@@ -164,7 +176,8 @@ def run(cmd: list[str], env: dict, *, echo: bool = True) -> str:
 
 
 def seed_options(args, messages: int) -> list[str]:
-    users = max(args.min_users, messages // args.messages_per_user)
+    # Enough users for scale_hot's direct threads (one partner each).
+    users = max(args.min_users, messages // args.messages_per_user, args.hot_threads + 1)
     return [
         "--users", str(users),
         "--threads-per-user", str(args.threads_per_user),
@@ -172,6 +185,12 @@ def seed_options(args, messages: int) -> list[str]:
         "--hot-threads", str(args.hot_threads),
         "--hot-thread-messages", str(args.hot_thread_messages),
         "--unread-share", str(args.unread_share),
+        "--groups", str(args.groups),
+        "--group-members", str(args.group_members),
+        "--group-messages", str(int(messages * args.group_share)),
+        "--hot-groups", str(args.hot_groups),
+        "--hot-group-members", str(args.hot_group_members),
+        "--hot-group-messages", str(args.hot_group_messages),
         "--seed", str(args.seed),
     ]  # fmt: skip
 
@@ -289,14 +308,16 @@ def http(base: str, method: str, path: str, token: str | None = None, body: dict
 def build_cases(args, probe: dict, floor_path: str) -> list[Case]:
     hot = probe["hot_thread_id"]
     threads = probe["hot_user_thread_ids"]
-    others = [t for t in threads if t != hot] or [hot]
+    directs, groups = probe["hot_user_direct_ids"], probe["hot_user_group_ids"]
+    others = [t for t in directs if t != hot] or [hot]
     body = json.dumps({"text": "Benchmark message: on my way, five minutes!"})
     messages = f"/api/threads/{hot}/messages/"
     hot_token, peer_token = "BENCH_TOKEN_HOT", "BENCH_TOKEN_PEER"
     floor = [("GET", floor_path, hot_token, "")]
     cases = [
         Case("floor", "floor: authenticated no-op", floor, latency_target=False),
-        Case("thread_list", "thread list", [("GET", "/api/threads/", hot_token, "")], floor_target=True),
+        Case("thread_list", f"thread list ({len(directs):,} direct + {len(groups):,} groups)",
+             [("GET", "/api/threads/", hot_token, "")], floor_target=True),
         Case("unread_count", "total unread count", [("GET", "/api/threads/unread_count/", hot_token, "")],
              floor_target=True),
         Case("page_first", "message page, first", [("GET", messages, hot_token, "")]),
@@ -308,17 +329,34 @@ def build_cases(args, probe: dict, floor_path: str) -> list[Case]:
              [("GET", f"{messages}?after={probe['before_id']}", hot_token, "")], floor_target=True),
         Case("mark_read", "mark thread read",
              [("POST", f"/api/threads/{t}/mark_as_read/", hot_token, "") for t in threads], floor_target=True,
-             note="round robin over scale_hot's threads: after the first pass there is little left to mark"),
+             note="round robin over scale_hot's threads, groups included: after the first pass there is "
+             "little left to mark"),
         Case("send", "send message",
              [("POST", f"/api/threads/{t}/messages/", hot_token, body) for t in others], floor_target=True,
-             note="round robin over scale_hot's threads other than the hot one"),
+             note="round robin over scale_hot's direct threads other than the hot one"),
         Case("send_hot", "send message, hot thread", [("POST", messages, hot_token, body)],
              note="every request locks the same thread row"),
         Case("send_mark_pair", "scale_peer sends, scale_hot marks read (alternating)",
              [("POST", messages, peer_token, body), ("POST", f"/api/threads/{hot}/mark_as_read/", hot_token, "")],
              note="latencies of both requests together; each mark marks one new message"),
-        Case("floor_end", "floor again (end of run)", floor, latency_target=False),
     ]  # fmt: skip
+    group = probe.get("hot_group_id")
+    if group:
+        size = f"{probe['hot_group_members']} members"
+        group_messages = f"/api/threads/{group}/messages/"
+        cases += [
+            Case("group_send", f"group send, hot group ({size})", [("POST", group_messages, hot_token, body)],
+                 p50_within=("send_hot", GROUP_SEND_RATIO_TARGET),
+                 note="every request locks the same group row and updates its members' unread counts"),
+            Case("group_page", f"group message page, first ({size})", [("GET", group_messages, hot_token, "")],
+                 note="with every member's read position"),
+            Case("group_send_mark_pair", "group: scale_peer sends, scale_hot marks read (alternating)",
+                 [("POST", group_messages, peer_token, body),
+                  ("POST", f"/api/threads/{group}/mark_as_read/", hot_token, "")],
+                 note="latencies of both requests together; each mark moves scale_hot's read position past "
+                 "one new message"),
+        ]  # fmt: skip
+    cases.append(Case("floor_end", "floor again (end of run)", floor, latency_target=False))
     if args.only:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.key in wanted or c.key in {"floor", "floor_end"}]
@@ -370,7 +408,9 @@ def bench_scale(args, messages: int) -> dict:
     probe = json.loads(run([args.python, "bench/probe.py", "--back", str(args.back)], env, echo=False))
     log(
         f"hot thread {probe['hot_thread_id']} ({probe['hot_thread_messages']} messages), "
-        f"{len(probe['hot_user_thread_ids'])} threads of {HOT_USER}, ?before={probe['before_id']}"
+        f"{len(probe['hot_user_direct_ids'])} direct threads and {len(probe['hot_user_group_ids'])} groups of "
+        f"{HOT_USER}, hot group {probe['hot_group_id']} ({probe['hot_group_members']} members, "
+        f"{probe['hot_group_messages']} messages), ?before={probe['before_id']}"
     )
 
     log_path = Path(tempfile.gettempdir(), f"chat_bench_{args.db}_{label}_uvicorn.log")
@@ -401,7 +441,7 @@ def bench_scale(args, messages: int) -> dict:
             status, answer = preflight(server.base, case, tokens)
             rows[case.key] = {"key": case.key, "name": case.name, "request": case.shown_request, "note": case.note,
                               "floor_target": case.floor_target, "latency_target": case.latency_target,
-                              "preflight_status": status, "runs": []}  # fmt: skip
+                              "p50_within": case.p50_within, "preflight_status": status, "runs": []}  # fmt: skip
             if not 200 <= status < 300:
                 log(f"{case.name}: {case.lines[0][0]} {case.lines[0][1]} answered {status} {answer}; skipped")
                 rows[case.key]["skipped"] = f"answered {status}"
@@ -438,7 +478,7 @@ def bench_scale(args, messages: int) -> dict:
         "messages": messages,
         "database_url": url,
         "seed": summary,
-        "probe": {k: v for k, v in probe.items() if k != "hot_user_thread_ids"},
+        "probe": {k: v for k, v in probe.items() if not k.endswith("_ids")},
         "features": features,
         "server": server.command,
         "floor_rps": round(floor_rps, 1) if floor_rps else None,
@@ -515,6 +555,21 @@ def fmt(value, digits=1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def relative_verdict(row: dict, results: list[dict]) -> str | None:
+    """The verdict on a case's p50 against another case's at the same scale, or None."""
+    if not row.get("p50_within") or "p50_ms" not in row:
+        return None
+    other_key, factor = row["p50_within"]
+    other = next((r for r in results if r["key"] == other_key and r.get("p50_ms")), None)
+    if other is None:
+        return f"not judged: p50 <= {factor:g} x {other_key} ({other_key} not measured)"
+    ratio = row["p50_ms"] / other["p50_ms"]
+    return (
+        f"{'ok' if ratio <= factor else 'MISSED'}: p50 <= {factor:g} x {other['name']} "
+        f"({fmt(row['p50_ms'], 2)} / {fmt(other['p50_ms'], 2)} ms = {ratio:.2f})"
+    )
+
+
 def scale_table(scale: dict) -> list[str]:
     seed = scale["seed"]
     seeded = "reused" if seed.get("reused") else f"seeded in {fmt(seed.get('seed_wall_seconds'))} s"
@@ -523,7 +578,10 @@ def scale_table(scale: dict) -> list[str]:
         f"{seed['unread']:,} unread; {seeded})",
         "",
         f"Hot thread {scale['probe']['hot_thread_id']}: {scale['probe']['hot_thread_messages']:,} messages; "
-        f"{HOT_USER} has {seed['hot_user_threads']} threads. Floor: `GET {scale['features']['floor_path']}`, "
+        f"{HOT_USER} has {seed['hot_user_threads']:,} direct threads and {seed.get('hot_user_groups', 0):,} groups"
+        + (f"; hot group {scale['probe']['hot_group_id']}: {scale['probe']['hot_group_members']} members, "
+           f"{scale['probe']['hot_group_messages']:,} messages" if scale["probe"].get("hot_group_id") else "")
+        + f". Floor: `GET {scale['features']['floor_path']}`, "
         f"{fmt(scale['floor_rps'])} requests/s (mean of its runs first and last). Load average "
         f"{scale['load_average_before'][0]:.2f} before, {scale['load_average_after'][0]:.2f} after.",
         "",
@@ -544,6 +602,10 @@ def scale_table(scale: dict) -> list[str]:
     notes = [f"{row['name']}: {row['note']}." for row in scale["results"] if row.get("note")]
     if notes:
         lines += ["", *[f"- {note}" for note in notes]]
+    verdicts = [(row["name"], relative_verdict(row, scale["results"])) for row in scale["results"]]
+    verdicts = [f"{name}: {verdict}." for name, verdict in verdicts if verdict]
+    if verdicts:
+        lines += ["", "Targets at this scale:", "", *[f"- {verdict}" for verdict in verdicts]]
     return lines
 
 
@@ -553,7 +615,8 @@ def comparison_table(small: dict, large: dict) -> list[str]:
         f"### {large['messages']:,} against {small['messages']:,} messages",
         "",
         f"Targets: at {large['messages']:,} messages, throughput at least {FLOOR_SHARE_TARGET} of the floor; "
-        f"p50 at most {LATENCY_RATIO_TARGET} x the p50 at {small['messages']:,} (a deep `?offset=` page is exempt).",
+        f"p50 at most {LATENCY_RATIO_TARGET} x the p50 at {small['messages']:,} (a deep `?offset=` page is exempt); "
+        f"a group send's p50 at most {GROUP_SEND_RATIO_TARGET:g} x a direct send's to one thread.",
         "",
         f"| Endpoint | p50 ms ({small_label}) | p50 ms ({large_label}) | p50 {large_label}/{small_label} "
         f"| p99 {large_label}/{small_label} | x floor ({small_label}) | x floor ({large_label}) | Targets |",
@@ -573,6 +636,9 @@ def comparison_table(small: dict, large: dict) -> list[str]:
         if row["latency_target"] and ratio is not None:
             ok = ratio <= LATENCY_RATIO_TARGET
             verdicts.append(f"{'ok' if ok else 'MISSED'}: p50 ratio <= {LATENCY_RATIO_TARGET}")
+        relative = relative_verdict(row, large["results"])
+        if relative:
+            verdicts.append(relative.split(" (")[0] + f" ({large_label})")
         lines.append(
             f"| {row['name']} | {fmt(before['p50_ms'], 2)} | {fmt(row['p50_ms'], 2)} | {fmt(ratio, 2)} "
             f"| {fmt(tail_ratio, 2)} | {fmt(before.get('floor_share'), 2)} | {fmt(row.get('floor_share'), 2)} "
@@ -623,8 +689,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
-    parser.add_argument("--hot-threads", type=int, default=500)
+    parser.add_argument("--hot-threads", type=int, default=1800, help="direct threads of scale_hot (default 1800)")
     parser.add_argument("--hot-thread-messages", type=int, default=50_000)
+    parser.add_argument("--groups", type=int, default=1000, help="groups, scale_hot's included (default 1000)")
+    parser.add_argument("--hot-groups", type=int, default=200,
+                        help="groups of scale_hot, the hot group first (default 200; 0: no group cases)")
+    parser.add_argument("--group-members", type=int, default=10, help="members of each other group (default 10)")
+    parser.add_argument("--group-share", type=float, default=0.1,
+                        help="share of each scale's messages in the groups other than the hot one (default 0.1)")
+    parser.add_argument("--hot-group-members", type=int, default=100)
+    parser.add_argument("--hot-group-messages", type=int, default=50_000)
     parser.add_argument("--back", type=int, default=40_000,
                         help="?offset= of the deep page, and how far back the ?before= id lies (default 40000)")
     parser.add_argument("--messages-per-user", type=int, default=200,

@@ -30,22 +30,33 @@ FOREIGN_MARKER = "FOREIGN-SECRET"
 SEED_SCRIPT = f"""
 import json
 from django.contrib.auth.models import User
-from django.db.models import Q
 from threads import services
-from threads.models import Message, Thread
+from threads.models import Membership, Message, Thread
 alice = User.objects.get(username="alice")
-foreign = Thread.objects.exclude(Q(user_low=alice) | Q(user_high=alice))
+# A group alice is not in, beside the demo's direct threads she is not in.
+services.group_create(owner=User.objects.get(username="bob"), title="Without alice",
+                      members=list(User.objects.filter(username__in=["carol", "erin"])))
+foreign = Thread.objects.exclude(memberships__user=alice)
 for thread in foreign:
-    services.message_create(thread=thread, sender=thread.user_low, text="{FOREIGN_MARKER} " + str(thread.pk))
-# A thread of alice's with an id the fuzzer's boundary values (0, 1, ...) never
-# hit, so that its DELETE /threads/{{id}}/ cases cannot remove it.
+    sender = thread.memberships.order_by("joined", "id").first().user
+    services.message_create(thread=thread, sender=sender, text="{FOREIGN_MARKER} " + str(thread.pk))
+# A thread and a group of alice's with ids the fuzzer's boundary values (0, 1,
+# ...) never hit, so that its DELETE cases cannot remove them.
 peer = User.objects.create_user("fuzzpeer", password="fuzz peer password 1")
-thread = Thread.objects.create(pk=900_001, user_low=alice, user_high=peer)
+thread = Thread.objects.create(pk=900_001, user_low=alice, user_high=peer, member_count=2)
+Membership.objects.bulk_create([Membership(thread=thread, user=alice, direct_slot=0),
+                                Membership(thread=thread, user=peer, direct_slot=1)])
 services.message_create(thread=thread, sender=peer, text="to alice, for the fuzzer")
 own = services.message_create(thread=thread, sender=alice, text="alice's own, for the fuzzer")
+group = Thread.objects.create(pk=900_002, kind="group", title="Fuzz", member_count=2)
+Membership.objects.bulk_create([Membership(thread=group, user=alice, role="owner"),
+                                Membership(thread=group, user=peer)])
+services.message_create(thread=group, sender=peer, text="to the group, for the fuzzer")
 print(json.dumps({{
     "user": alice.pk,
+    "peer": peer.pk,
     "thread": thread.pk,
+    "group": group.pk,
     "own_message": own.pk,
     "received_message": Message.objects.filter(thread=thread).exclude(sender=alice).latest("pk").pk,
     "threads": list(foreign.values_list("pk", flat=True)),
@@ -58,6 +69,14 @@ CONFIG = """
 [[operations]]
 include-path-regex = '/messages/[{{]id[}}]/$'
 parameters = {{ "path.thread_pk" = {thread}, "path.id" = {own} }}
+
+[[operations]]
+include-path-regex = '/messages/[{{]message_pk[}}]/readers/$'
+parameters = {{ "path.thread_pk" = {thread}, "path.message_pk" = {own} }}
+
+[[operations]]
+include-path-regex = '/members/'
+parameters = {{ "path.thread_pk" = {group}, "path.id" = {peer} }}
 
 [[operations]]
 include-path-regex = '/messages/[{{]id[}}]/mark_as_read/$'
@@ -103,7 +122,8 @@ def main() -> int:
     # almost always answer 404 and never reach the code behind it.
     config = workdir / "schemathesis.toml"
     config.write_text(
-        CONFIG.format(thread=known["thread"], own=known["own_message"], received=known["received_message"])
+        CONFIG.format(thread=known["thread"], own=known["own_message"], received=known["received_message"],
+                      group=known["group"], peer=known["peer"])
     )
 
     with uvicorn_server(env, log_path=workdir / "server.log") as base:
@@ -132,12 +152,12 @@ def main() -> int:
             "every operation, generated and mutated (negative) inputs": [
                 "run", schema_url, "--url", base, "--mode", "all", *common,
             ],
-            # Random ids almost never name a message of alice's, so these
-            # operations would stop at 404; run them again on real ids (fixed
-            # ids cannot be mutated, hence positive inputs only).
-            "the operations on one message, on messages that exist": [
+            # Random ids almost never name a message or group of alice's, so
+            # these operations would stop at 404; run them again on real ids
+            # (fixed ids cannot be mutated, hence positive inputs only).
+            "the operations on one message and on a group's members, on ones that exist": [
                 "--config-file", str(config), "run", schema_url, "--url", base, "--mode", "positive",
-                "--include-path-regex", "/messages/[{]id[}]/", *common,
+                "--include-path-regex", "/messages/[{]id[}]/|/readers/|/members/", *common,
             ],
         }
         hooks_env = {

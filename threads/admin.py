@@ -63,7 +63,12 @@ class ThreadAdminForm(forms.ModelForm):
         return self.data.get("new_kind") == Thread.Kind.GROUP
 
     def clean_title(self):
-        return services.check_group_title(self.cleaned_data.get("title")) if self.is_group() else None
+        if not self.is_group():
+            return None
+        try:
+            return services.check_group_title(self.cleaned_data.get("title"))
+        except ValidationError as problem:
+            raise ValidationError(problem.message_dict["title"]) from None
 
     def clean(self):
         cleaned = super().clean()
@@ -117,12 +122,35 @@ class ThreadAdminForm(forms.ModelForm):
         return cleaned
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    """Checks the whole change before the services apply it row by row, so
+    that a refused change is a form error, not a half-applied save."""
+
+    def clean(self):
+        super().clean()
+        kept = [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        limit = settings.CHAT_GROUP_MAX_MEMBERS
+        if len(kept) > limit:
+            raise ValidationError(f"The group is full: at most {limit} members.")
+        owner = Membership.Role.OWNER
+        promoted = [form for form in kept if form.cleaned_data.get("role") == owner != form.initial.get("role")]
+        if len(promoted) > 1:
+            raise ValidationError("A group has one owner; make one member owner (the old owner becomes an admin).")
+        demoted = [form for form in kept if form.initial.get("role") == owner and form.cleaned_data["role"] != owner]
+        if demoted and not promoted:
+            raise ValidationError("The owner stays owner until another member is made owner.")
+        for form in self.extra_forms:
+            user = form.cleaned_data.get("user") if form.cleaned_data else None
+            if user is not None and not user.is_active:
+                raise ValidationError(f"{user} is inactive and cannot join a group.")
+
+
 class MembershipInline(admin.TabularInline):
-    """A thread's members. In a group, staff add and remove members and
-    change roles, through the services (ThreadAdmin.save_formset); a direct
-    thread's two are shown, never changed."""
+    """A group's members: staff add and remove members and change roles,
+    through the services (ThreadAdmin.save_formset)."""
 
     model = Membership
+    formset = MembershipFormSet
     fields = ["user", "role", "joined", "last_read_message_id", "unread_count"]
     readonly_fields = ["joined", "last_read_message_id", "unread_count"]
     autocomplete_fields = ["user"]
@@ -135,20 +163,6 @@ class MembershipInline(admin.TabularInline):
         if obj is None or not obj.is_group:
             return ["user", "role", *self.readonly_fields]
         return self.readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return obj is not None and obj.is_group and super().has_add_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return obj is not None and obj.is_group and super().has_delete_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and obj.is_group and super().has_change_permission(request, obj)
-
-    def has_view_permission(self, request, obj=None):
-        # Groups only: a new thread's members come from its form, and a
-        # direct thread's two are its form's pair.
-        return obj is not None and obj.is_group and super().has_view_permission(request, obj)
 
 
 class LatestMessagesFormSet(BaseInlineFormSet):
@@ -206,6 +220,11 @@ class ThreadAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []
 
+    def get_inlines(self, request, obj):
+        # Members only on a group's page: a new thread's members come from its
+        # form, and a direct thread's two are its form's pair.
+        return [MembershipInline, MessageInline] if obj is not None and obj.is_group else [MessageInline]
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["new_kind", "pair", "title", "owner"]
@@ -242,7 +261,9 @@ class ThreadAdmin(admin.ModelAdmin):
             added = services.member_add(thread=thread, actor=None, user_id=membership.user_id)
             if membership.role != Membership.Role.MEMBER:
                 services.member_set_role(thread=thread, actor=None, user_id=added.user_id, role=membership.role)
-        for membership, changed_fields in formset.changed_objects:
+        # A new owner first: the old one then steps down to admin, and may be changed further.
+        changed = sorted(formset.changed_objects, key=lambda change: change[0].role != Membership.Role.OWNER)
+        for membership, changed_fields in changed:
             if "role" in changed_fields:
                 services.member_set_role(thread=thread, actor=None, user_id=membership.user_id, role=membership.role)
 

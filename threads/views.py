@@ -348,18 +348,22 @@ class ReaderViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericVi
         return selectors.readers_of_message(message=message)
 
 
+MEMBER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The member's user id.")
+
+
 @extend_schema_view(
     list=extend_schema(summary="A thread's members, by joining order"),
     partial_update=extend_schema(
         summary="Change a member's role (the group's owner); owner hands the group over",
         request=MemberRoleSerializer,
         responses=MembershipSerializer,
+        parameters=[MEMBER_ID],
     ),
-    destroy=extend_schema(summary="Leave a group, or remove a member (owner: anyone; admin: members)"),
+    destroy=extend_schema(
+        summary="Leave a group, or remove a member (owner: anyone; admin: members)", parameters=[MEMBER_ID]
+    ),
 )
-@extend_schema(
-    parameters=[THREAD_PK, OpenApiParameter("id", int, OpenApiParameter.PATH, description="The member's user id.")]
-)
+@extend_schema(parameters=[THREAD_PK])
 class MembershipViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """A thread's members, at /api/threads/<thread_pk>/members/<user id>/."""
 

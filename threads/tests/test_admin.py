@@ -324,3 +324,102 @@ def test_admin_thread_deletes_go_through_the_service(admin_client, thread, messa
     assert bulk.status_code == 302
     assert not Thread.objects.exists()
     assert not Message.objects.exists()
+
+
+# Groups in the admin.
+
+
+def membership_inline(group, rows=(), extra=()):
+    """The members inline's POST data: `rows` change existing members (user
+    id -> role or "DELETE"), `extra` adds (user id, role) rows."""
+    existing = list(group.memberships.order_by("joined", "id"))
+    data = {
+        "memberships-TOTAL_FORMS": str(len(existing) + len(extra)),
+        "memberships-INITIAL_FORMS": str(len(existing)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    changes = dict(rows)
+    for index, membership in enumerate(existing):
+        data[f"memberships-{index}-id"] = str(membership.pk)
+        data[f"memberships-{index}-thread"] = str(group.pk)
+        data[f"memberships-{index}-user"] = str(membership.user_id)
+        change = changes.get(membership.user_id, membership.role)
+        data[f"memberships-{index}-role"] = membership.role if change == "DELETE" else change
+        if change == "DELETE":
+            data[f"memberships-{index}-DELETE"] = "on"
+    for offset, (user_id, role) in enumerate(extra, start=len(existing)):
+        data[f"memberships-{offset}-thread"] = str(group.pk)
+        data[f"memberships-{offset}-user"] = str(user_id)
+        data[f"memberships-{offset}-role"] = role
+    return data
+
+
+def test_admin_creates_a_group_with_an_owner_and_members(admin_client, alice, bob, carol):
+    response = admin_client.post(
+        THREAD_ADD,
+        {"new_kind": "group", "title": " Book club ", "owner": alice.pk, "pair": [bob.pk, carol.pk], **empty_inline()},
+    )
+
+    assert response.status_code == 302
+    group = Thread.objects.get()
+    assert (group.kind, group.title, group.member_count) == ("group", "Book club", 3)
+    assert dict(group.memberships.values_list("user__username", "role")) == {
+        "alice": "owner", "bob": "member", "carol": "member"
+    }
+
+
+def test_admin_refuses_a_group_without_title_or_owner(admin_client, bob):
+    response = admin_client.post(THREAD_ADD, {"new_kind": "group", "pair": [bob.pk], **empty_inline()})
+
+    errors = response.context["adminform"].form.errors
+    assert "needs a title" in str(errors["title"])
+    assert "needs an owner" in str(errors["owner"])
+    assert not Thread.objects.exists()
+
+
+def test_admin_filters_threads_by_kind(admin_client, thread, alice, bob):
+    group = services.group_create(owner=alice, title="Crew", members=[bob])
+
+    groups = admin_client.get(reverse("admin:threads_thread_changelist"), {"kind__exact": "group"})
+    direct = admin_client.get(reverse("admin:threads_thread_changelist"), {"kind__exact": "direct"})
+
+    assert list(groups.context["cl"].result_list) == [group]
+    assert list(direct.context["cl"].result_list) == [thread]
+
+
+def test_admin_group_page_renames_adds_removes_and_changes_roles_through_the_services(
+    admin_client, alice, bob, carol, make_user, django_capture_on_commit_callbacks
+):
+    dave = make_user("dave")
+    group = services.group_create(owner=alice, title="Crew", members=[bob, carol])
+    page = thread_change(group)
+    assert "Crew" in admin_client.get(page).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin_client.post(page, {
+            "title": "Crew 2",
+            **membership_inline(group, rows={carol.pk: "DELETE", bob.pk: "owner"}, extra=[(dave.pk, "admin")]),
+            **existing_inline(group),
+        })
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    group.refresh_from_db()
+    assert (group.title, group.member_count) == ("Crew 2", 3)
+    assert dict(group.memberships.values_list("user__username", "role")) == {
+        "alice": "admin", "bob": "owner", "dave": "admin"
+    }
+    assert callbacks  # announced like the API's changes
+
+
+@override_settings(CHAT_GROUP_MAX_MEMBERS=3)
+def test_admin_cannot_overfill_a_group(admin_client, alice, bob, carol, make_user):
+    group = services.group_create(owner=alice, title="Crew", members=[bob, carol])
+
+    response = admin_client.post(thread_change(group), {
+        "title": "Crew", **membership_inline(group, extra=[(make_user("dave").pk, "member")]), **existing_inline(group),
+    })
+
+    assert response.status_code == 200
+    assert "full" in response.content.decode()
+    assert group.memberships.count() == 3
