@@ -490,20 +490,28 @@ function closeThread() {
   $("thread-list").querySelector("button")?.focus();
 }
 
-let markingRead = null;
+const marking = new Map(); // thread id -> {again}: a mark in flight, and whether to mark once more
 
 async function markRead(threadId) {
   const thread = state.threads.get(threadId);
   if (!thread || !thread.unread_count || document.visibilityState !== "visible") return;
-  if (markingRead === threadId) return;
-  markingRead = threadId;
+  const inFlight = marking.get(threadId);
+  if (inFlight) {
+    // A message that arrived after the server took the mark's snapshot stays
+    // unread: mark again once this one is done.
+    inFlight.again = true;
+    return;
+  }
+  const run = { again: false };
+  marking.set(threadId, run);
   try {
     await api("POST", `/api/threads/${threadId}/mark_as_read/`);
     // The unread_count and message.read events bring the new counts.
   } catch (error) {
     showError(error);
   } finally {
-    markingRead = null;
+    marking.delete(threadId);
+    if (run.again && state.openId === threadId) markRead(threadId);
   }
 }
 
@@ -951,7 +959,11 @@ function showLogin() {
   Object.assign(state, { me: null, threads: new Map(), unread: 0, openId: null, conversations: new Map() });
   rendered.clear();
   threadItems.clear();
+  state.draftMembers.clear();
+  state.members = null;
   $("thread-list").replaceChildren();
+  $("group-form").hidden = true;
+  $("group-panel").hidden = true;
   renderTitle();
   $("chat-view").hidden = true;
   $("login-view").hidden = false;
