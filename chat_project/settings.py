@@ -174,15 +174,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "webclient.storage.StaticFilesStorage"},
 }
 
-# Production runs behind a proxy that terminates TLS and sets
-# X-Forwarded-Proto (README, "Production"). The proxy must overwrite that
-# header from clients, or a client could claim HTTPS.
 # The web client's credential: a session cookie no script can read and no
 # other site's request carries on a POST, plus CSRF tokens for writes.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# Production runs behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto (README, "Production"). The proxy must overwrite that
+# header from clients, or a client could claim HTTPS.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Plain-HTTP requests that reach the app are redirected to HTTPS, except
