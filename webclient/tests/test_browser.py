@@ -451,6 +451,7 @@ def test_after_a_server_restart_the_client_reconnects_and_shows_what_it_missed_o
         lambda d: d.find_elements(By.CSS_SELECTOR, "#messages .message.failed .status button")
     )[0]
     assert retry.accessible_name == "Retry"
+    pending_key = browser.find_element(By.CSS_SELECTOR, "#messages .message.failed").get_attribute("data-key")
     save_screenshot(browser, "view-offline")
     # Meanwhile bob writes (straight to the database: no server is there to tell alice).
     missed = [
@@ -470,7 +471,9 @@ def test_after_a_server_restart_the_client_reconnects_and_shows_what_it_missed_o
 
     shown = texts(browser)
     assert shown == ["Lunch on Friday?", "Sure, the usual place", *missed, "written while offline", "back online"]
-    assert Message.objects.filter(thread=thread, text="written while offline").count() == 1
+    # Stored once, under the client_id the first (failed) attempt made up.
+    stored = Message.objects.get(thread=thread, text="written while offline")
+    assert pending_key == f"c:{stored.client_id}"
 
 
 def test_a_phone_sized_window_shows_one_view_at_a_time(alice_browser, server, users, thread, carol_thread):
