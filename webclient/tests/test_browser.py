@@ -659,3 +659,21 @@ def test_a_group_is_created_renamed_and_managed_and_bob_sees_it_live(
     assert (group.title, group.member_count) == ("Friday lunch", 1)
     no_errors(alice)
     no_errors(bob)
+
+
+def test_logging_out_in_one_tab_logs_the_other_tab_out_too(alice_browser, server, users, thread):
+    browser = alice_browser
+    log_in(browser, server, "alice")
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    try:
+        browser.get(server.url + "/")  # the same session: logged in straight away
+        wait(browser).until(lambda d: live_state(d) == "online")
+        button(browser, "Log out").click()
+        visible(browser, "#login-username")
+        browser.close()
+    finally:
+        browser.switch_to.window(first)
+    # The server closed the first tab's socket (4401); it asked, found the session gone, and shows the login.
+    visible(browser, "#login-username")
+    assert browser.title == "Chat"
