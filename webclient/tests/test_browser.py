@@ -20,6 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
+from django.db import connection
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -108,14 +109,36 @@ def fresh(driver):
     return driver
 
 
+def settle(driver) -> None:
+    """After a test: leave the page, so that its socket closes and it sends
+    nothing more, and let the server finish what it was doing, before the
+    test database is emptied (on PostgreSQL a TRUNCATE that meets a request
+    still writing can deadlock)."""
+    driver.get("about:blank")
+    if connection.vendor != "postgresql":
+        return  # SQLite: writers queue for the lock, nothing to deadlock
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def alice_browser(browsers, server):
-    return fresh(browsers["alice"])
+    yield fresh(browsers["alice"])
+    settle(browsers["alice"])
 
 
 @pytest.fixture
 def bob_browser(browsers, server):
-    return fresh(browsers["bob"])
+    yield fresh(browsers["bob"])
+    settle(browsers["bob"])
 
 
 # --- the data ---------------------------------------------------------------------

@@ -515,17 +515,30 @@ async function markRead(threadId) {
   }
 }
 
-async function sendMessage(message) {
+// Sends to one thread go one at a time, in the order they were written:
+// two concurrent POSTs could commit (and get their ids) the other way round.
+const sendQueues = new Map(); // thread id -> the promise of its last queued send
+
+function sendMessage(message) {
+  const conv = conversation(message.thread);
+  conv.messages.set(keyOf(message), { ...message, status: "pending", error: null });
+  renderConversation({ keepBottom: true });
+  const queued = (sendQueues.get(message.thread) || Promise.resolve()).then(() => deliver(message));
+  sendQueues.set(message.thread, queued);
+  queued.then(() => {
+    if (sendQueues.get(message.thread) === queued) sendQueues.delete(message.thread);
+  });
+}
+
+async function deliver(message) {
   const conv = conversation(message.thread);
   const key = keyOf(message);
-  conv.messages.set(key, { ...message, status: "pending", error: null });
-  renderConversation({ keepBottom: true });
   try {
     const stored = await api("POST", `/api/threads/${message.thread}/messages/`, {
       text: message.text,
       client_id: message.client_id,
     });
-    conv.messages.set(key, { ...stored, status: "sent" });
+    if (conv.messages.has(key)) conv.messages.set(key, { ...stored, status: "sent" });
     noteLastMessage(stored);
   } catch (error) {
     const current = conv.messages.get(key);
