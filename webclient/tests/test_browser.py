@@ -700,3 +700,17 @@ def test_logging_out_in_one_tab_logs_the_other_tab_out_too(alice_browser, server
     # The server closed the first tab's socket (4401); it asked, found the session gone, and shows the login.
     visible(browser, "#login-username")
     assert browser.title == "Chat"
+
+
+def test_a_session_that_ends_on_the_server_sends_the_client_back_to_the_login(alice_browser, server, users, thread):
+    from django.contrib.sessions.models import Session
+
+    browser = alice_browser
+    log_in(browser, server, "alice")
+    open_thread(browser, "bob")
+
+    Session.objects.all().delete()  # as an expiry or a password change would end it
+    send(browser, "anyone there?")
+
+    visible(browser, "#login-username")
+    assert not Message.objects.filter(text="anyone there?").exists()

@@ -82,6 +82,10 @@ function setReadState(threadId, ids, isRead) {
 }
 
 function showError(error) {
+  if (error instanceof ApiError && error.status === 401 && state.me !== null) {
+    showLogin(); // the session ended (expired, or logged out elsewhere)
+    return;
+  }
   const text = error instanceof ApiError ? error.message : String(error);
   const banner = $("connection");
   banner.textContent = text;
@@ -541,6 +545,10 @@ async function deliver(message) {
     if (conv.messages.has(key)) conv.messages.set(key, { ...stored, status: "sent" });
     noteLastMessage(stored);
   } catch (error) {
+    if (error.status === 401) {
+      showError(error); // logged out: back to the login form
+      return;
+    }
     const current = conv.messages.get(key);
     // The message.created event may have confirmed it already.
     if (current && current.status !== "sent") {
