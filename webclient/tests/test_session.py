@@ -60,6 +60,14 @@ def test_the_page_has_a_strict_csp_no_inline_script_and_sets_the_csrf_cookie(cli
     assert 'data-logged-in="no"' in page
 
 
+def test_the_page_loads_nothing_from_elsewhere(client):
+    page = client.get("/").content.decode()
+
+    urls = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert urls, "the page names its files"
+    assert all(url.startswith("/static/webclient/") for url in urls), urls
+
+
 def test_the_page_answers_get_only(client):
     assert client.post("/").status_code in {403, 405}  # CSRF or method: never a page
 
