@@ -280,7 +280,7 @@ SIMPLE_JWT = {
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "threads.channel_layers.ChatRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
     # Throttle counts shared by every server process.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

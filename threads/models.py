@@ -158,6 +158,11 @@ class Membership(models.Model):
     # Messages from others this member has not read, kept exact by the
     # services under the thread's row lock (what thread lists and totals read).
     unread_count = models.PositiveIntegerField(default=0)
+    # The thread's `updated`, copied onto each member's row by the same
+    # statement that counts a new message for them: a user's thread list is
+    # then read in order from one index, one page at a time, instead of
+    # sorting all their threads for every page.
+    thread_updated = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -176,8 +181,13 @@ class Membership(models.Model):
             models.CheckConstraint(condition=Q(unread_count__gte=0), name="membership_unread_not_negative"),
         ]
         indexes = [
-            # A user's threads (the thread list, unread totals, events).
-            models.Index(fields=["user", "thread"], name="membership_user_thread_idx"),
+            # A user's threads, latest activity first: the thread list's pages.
+            models.Index(fields=["user", "-thread_updated", "-thread"], name="membership_user_activity_idx"),
+            # Only memberships with something unread: a user's total unread
+            # count is a sum over these few entries, not over all their threads.
+            models.Index(
+                fields=["user", "unread_count"], condition=Q(unread_count__gt=0), name="membership_unread_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,10 +21,8 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     default_limit = 20
     max_limit = 100
     # Whether the first page may skip the deferred join: only where the
-    # queryset's order is an index's order (a thread's messages), so that the
-    # database reads just the page. A user's threads are sorted from all of
-    # them (two indexes, OR-ed); joining the page's relations before that sort
-    # would join every thread, so their first page is fetched by id too.
+    # queryset's order is an index's order (a thread's messages, a user's
+    # threads by their membership), so that the database reads just the page.
     direct_first_page = False
 
     def _parse(self, request, name: str, *, minimum: int) -> int | None:
@@ -77,6 +75,13 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
             return list(queryset[: self.limit])  # nothing to skip: one query
         page_ids = queryset.values("pk")[self.offset : self.offset + self.limit]
         return list(_without_filters(queryset).filter(pk__in=page_ids))
+
+
+class ThreadPagination(StrictLimitOffsetPagination):
+    """A user's threads: their memberships' index (user, -thread_updated,
+    -thread) is the list's order, so the first page is read straight from it."""
+
+    direct_first_page = True
 
 
 class MessagePagination(StrictLimitOffsetPagination):

@@ -56,7 +56,7 @@ def render_thread(thread: Thread) -> dict:
     selectors.load_member_previews give both). A group's last message shows
     without read state: that needs every member's position."""
     if thread.is_group:
-        participants = [render_user_summary(membership.user) for membership in thread.member_preview]
+        participants = [{"id": user_id, "username": username} for user_id, username in thread.member_preview]
     else:
         participants = [render_user_summary(thread.user_low), render_user_summary(thread.user_high)]
     last_message = thread.last_message

@@ -148,7 +148,7 @@ def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> d
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
-        .values("kind", "last_message_id", "member_count", **columns)
+        .values("kind", "updated", "last_message_id", "member_count", **columns)
         .first()
     )
     if row is None:
@@ -193,7 +193,9 @@ def thread_get_or_create(*, user: AbstractBaseUser, other: AbstractBaseUser) -> 
         return Thread.objects.get(user_low=low, user_high=high), False
     Membership.objects.bulk_create(
         [
-            Membership(thread=thread, user=member, direct_slot=slot, joined=thread.created)
+            Membership(
+                thread=thread, user=member, direct_slot=slot, joined=thread.created, thread_updated=thread.updated
+            )
             for slot, member in enumerate((low, high))
         ]
     )
@@ -210,9 +212,10 @@ def group_create(*, owner: AbstractBaseUser, title: str, members: list[AbstractB
         raise ValidationError({"participants": f"A group has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."})
     thread = Thread.objects.create(kind=Thread.Kind.GROUP, title=title, member_count=len(members) + 1)
     # The owner's row first: joining order is (joined, id).
+    joined = {"joined": thread.created, "thread_updated": thread.updated}
     Membership.objects.bulk_create(
-        [Membership(thread=thread, user=owner, role=Role.OWNER, joined=thread.created)]
-        + [Membership(thread=thread, user=member, role=Role.MEMBER, joined=thread.created) for member in members]
+        [Membership(thread=thread, user=owner, role=Role.OWNER, **joined)]
+        + [Membership(thread=thread, user=member, role=Role.MEMBER, **joined) for member in members]
     )
     events.thread_created(thread, member_ids=[owner.pk, *(member.pk for member in members)])
     return thread
@@ -309,7 +312,8 @@ def member_add(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) 
     if locked["member_count"] >= limit:
         raise ValidationError({"user": ValidationError(f"The group is full ({limit} members).", code="group_full")})
     membership = Membership.objects.create(
-        thread=thread, user=user, role=Role.MEMBER, last_read_message_id=locked["last_message_id"] or 0
+        thread=thread, user=user, role=Role.MEMBER, last_read_message_id=locked["last_message_id"] or 0,
+        thread_updated=locked["updated"],
     )
     Thread.objects.filter(pk=thread.pk).update(member_count=F("member_count") + 1)
     thread.member_count = locked["member_count"] + 1
@@ -407,8 +411,8 @@ def message_get_or_create(
 
     A retried send (same sender, thread and client_id) gets the original
     message back as it is now, whatever text the retry carries. Sending
-    moves the sender's read position to their message (they have seen the
-    thread) and adds one to every other member's unread count.
+    adds one to every other member's unread count and, in a group, moves
+    the sender's read position to their message (they have seen the thread).
     """
     check_message_text(text)
     # The lock makes concurrent sends take their timestamps (and ids) in
@@ -444,23 +448,25 @@ def message_get_or_create(
 
 
 def _count_sent_message(message: Message) -> dict[int, tuple[int, int]]:
-    """One more unread message for every member but the sender; in a group
-    the sender's read position moves to the message (they have seen the
-    thread: nothing before it is unread for them). Returns every member's
-    (unread count, read position) as the statement left them (RETURNING: no
-    second query)."""
+    """One more unread message for every member but the sender, and the
+    thread's new last activity on every member's row; in a group the
+    sender's read position moves to the message (they have seen the thread:
+    nothing before it is unread for them). Returns every member's (unread
+    count, read position) as the statement left them (RETURNING: no second
+    query)."""
     if message.thread.is_group:
         sender_unread, sender_position = "0", "%s"
-        params = [message.sender_id, message.sender_id, message.pk, message.thread_id]
+        params = [message.created, message.sender_id, message.sender_id, message.pk, message.thread_id]
     else:
         # Direct threads keep their per-message flags: the sender's own
         # unread messages stay unread until marked.
         sender_unread, sender_position = "unread_count", "last_read_message_id"
-        params = [message.sender_id, message.sender_id, message.thread_id]
+        params = [message.created, message.sender_id, message.sender_id, message.thread_id]
     table = connection.ops.quote_name(Membership._meta.db_table)
+    params[0] = connection.ops.adapt_datetimefield_value(params[0])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET"
+            f"UPDATE {table} SET thread_updated = %s,"
             f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} ELSE unread_count + 1 END,"
             f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
             " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id",
@@ -661,8 +667,8 @@ def messages_set_read(*, messages: QuerySet[Message], is_read: bool) -> int:
 @transaction.atomic
 def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     """Set each thread's `message_count`, `member_count`, `last_message` and
-    its members' unread counts from the rows (after data was loaded around
-    the services); returns how many threads were wrong."""
+    its members' unread counts and copies of `updated` from the rows (after
+    data was loaded around the services); returns how many threads were wrong."""
     per_thread = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
     members = Membership.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id"))
     actual = {
@@ -689,6 +695,13 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     )
     wrong = set(annotated.exclude(right).values_list("pk", flat=True))
     Thread.objects.filter(pk__in=wrong).update(**actual)
+
+    # Each member's copy of the thread's last activity (the thread list's order).
+    stale = Membership.objects.filter(thread_id__in=locked).exclude(thread_updated=F("thread__updated"))
+    wrong.update(stale.values_list("thread_id", flat=True))
+    Membership.objects.filter(pk__in=stale.values("pk")).update(
+        thread_updated=Subquery(Thread.objects.filter(pk=OuterRef("thread_id")).values("updated"))
+    )
 
     unread = Message.objects.filter(thread=OuterRef("thread_id")).exclude(sender_id=OuterRef("user_id"))
     unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")

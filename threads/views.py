@@ -22,7 +22,7 @@ from rest_framework_simplejwt import views as jwt_views
 from . import selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
-from .pagination import MessagePagination, StrictLimitOffsetPagination
+from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
 from .permissions import IsMessageSender, can_list_threads_of
 from .serializers import (
     HealthSerializer,
@@ -131,6 +131,7 @@ class ThreadViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = ThreadSerializer
+    pagination_class = ThreadPagination
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     # ?user= names another user: staff only; renaming and deleting have rules (documented in the schema).

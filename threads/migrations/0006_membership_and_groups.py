@@ -97,13 +97,14 @@ def create_memberships(apps, schema_editor):
     rows = (
         Thread.objects.annotate(low_read=read_position("user_low_id"), high_read=read_position("user_high_id"))
         .order_by("pk")
-        .values_list("pk", "user_low_id", "user_high_id", "created", "unread_low", "unread_high", "low_read", "high_read")
+        .values_list("pk", "user_low_id", "user_high_id", "created", "updated", "unread_low", "unread_high",
+                     "low_read", "high_read")
     )
     batch = []
-    for pk, low, high, created, unread_low, unread_high, low_read, high_read in rows.iterator(chunk_size=2000):
-        batch.append(Membership(thread_id=pk, user_id=low, direct_slot=0, joined=created,
+    for pk, low, high, created, updated, unread_low, unread_high, low_read, high_read in rows.iterator(chunk_size=2000):
+        batch.append(Membership(thread_id=pk, user_id=low, direct_slot=0, joined=created, thread_updated=updated,
                                 unread_count=unread_low, last_read_message_id=low_read))
-        batch.append(Membership(thread_id=pk, user_id=high, direct_slot=1, joined=created,
+        batch.append(Membership(thread_id=pk, user_id=high, direct_slot=1, joined=created, thread_updated=updated,
                                 unread_count=unread_high, last_read_message_id=high_read))
         if len(batch) >= 5000:
             Membership.objects.bulk_create(batch)
@@ -150,6 +151,7 @@ class Migration(migrations.Migration):
                 ('direct_slot', models.PositiveSmallIntegerField(blank=True, editable=False, null=True)),
                 ('last_read_message_id', models.BigIntegerField(default=0)),
                 ('unread_count', models.PositiveIntegerField(default=0)),
+                ('thread_updated', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('thread', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='threads.thread')),
                 ('user', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
             ],
@@ -218,7 +220,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='membership',
-            index=models.Index(fields=['user', 'thread'], name='membership_user_thread_idx'),
+            index=models.Index(fields=['user', '-thread_updated', '-thread'], name='membership_user_activity_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='membership',
+            index=models.Index(condition=models.Q(('unread_count__gt', 0)), fields=['user', 'unread_count'], name='membership_unread_idx'),
         ),
         migrations.AddConstraint(
             model_name='membership',

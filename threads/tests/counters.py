@@ -19,6 +19,8 @@ def actual_counters(thread: Thread) -> dict:
         "member_count": len(unread),
         "last_message_id": newest.pk if newest else None,
         "unread": unread,
+        # Every member's copy of the thread's last activity (the thread list's order).
+        "member_activity": {thread.updated},
     }
 
 
@@ -27,6 +29,7 @@ def stored_counters(thread: Thread) -> dict:
     return {
         **{name: getattr(thread, name) for name in ("message_count", "member_count", "last_message_id")},
         "unread": dict(Membership.objects.filter(thread=thread).values_list("user_id", "unread_count")),
+        "member_activity": set(Membership.objects.filter(thread=thread).values_list("thread_updated", flat=True)),
     }
 
 

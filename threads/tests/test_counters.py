@@ -111,7 +111,8 @@ def test_recount_repairs_counters_of_a_thread_without_messages(thread, alice, bo
     assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
 
     assert stored_counters(thread) == {
-        "message_count": 0, "member_count": 2, "last_message_id": None, "unread": {alice.pk: 0, bob.pk: 0}
+        "message_count": 0, "member_count": 2, "last_message_id": None, "unread": {alice.pk: 0, bob.pk: 0},
+        "member_activity": {thread.updated},
     }
     assert_counters_exact(other)
 
@@ -133,3 +134,24 @@ def test_group_counters_follow_sends_positions_deletes_and_recount(alice, bob, c
     Thread.objects.filter(pk=group.pk).update(member_count=1, message_count=0)
     assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
     assert_counters_exact(group)
+
+
+def test_recount_repairs_a_members_stale_copy_of_the_last_activity(thread, alice, bob):
+    services.message_create(thread=thread, sender=alice, text="one")
+    Membership.objects.filter(thread=thread, user=bob).update(thread_updated=thread.created)
+
+    assert services.threads_recount_messages(threads=Thread.objects.all()) == 1
+    assert_counters_exact(thread)
+
+
+def test_the_thread_list_follows_each_members_copy_of_the_last_activity(thread, alice, bob, carol, client_for):
+    other, _ = services.thread_get_or_create(user=alice, other=carol)
+    services.message_create(thread=thread, sender=bob, text="older")
+    services.message_create(thread=other, sender=carol, text="newer")
+    group = services.group_create(owner=carol, title="Crew", members=[alice])
+
+    listed = [t["id"] for t in client_for(alice).get("/api/threads/").json()["results"]]
+
+    assert listed == [group.pk, other.pk, thread.pk]
+    for each in (thread, other, group):
+        assert_counters_exact(each)

@@ -3,6 +3,7 @@ services keeps every invariant the services keep. (Its speed is the
 benchmark's business, never a test's.)"""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -217,6 +218,11 @@ def _thread_update(**changes):
     return broken
 
 
+def _stale_member_activity():
+    membership = Membership.objects.order_by("id").first()
+    Membership.objects.filter(pk=membership.pk).update(thread_updated=F("thread_updated") - timedelta(seconds=1))
+
+
 def _group_message_with_a_flag():
     message = Message.objects.filter(thread__kind=Thread.Kind.GROUP).order_by("id").first()
     Message.objects.filter(pk=message.pk).update(is_read=False)
@@ -232,8 +238,10 @@ def _group_message_with_a_flag():
         (_thread_update(last_message=None), "1 threads whose last_message"),
         (_thread_update(message_count=F("message_count") + 1), "1 threads whose message_count"),
         (_group_message_with_a_flag, "1 messages whose is_read is not NULL in a group"),
+        (_stale_member_activity, "1 memberships whose thread_updated"),
     ],
-    ids=["direct unread_count", "group unread_count", "member_count", "last_message", "message_count", "group is_read"],
+    ids=["direct unread_count", "group unread_count", "member_count", "last_message", "message_count", "group is_read",
+         "thread_updated"],
 )
 def test_seed_scale_verification_catches_a_wrong_counter(broken, invariant):
     seed(*GROUPS)

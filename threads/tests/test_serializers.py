@@ -35,3 +35,18 @@ def test_thread_renders_like_its_fields_with_and_without_a_last_message(thread, 
     assert [t.last_message is None for t in listed] == [True, False]
     for each in listed:
         assert ThreadSerializer(each).data == declared(ThreadSerializer, each)
+
+
+def test_a_small_groups_rendering_matches_its_fields_its_preview_being_every_member(alice, bob, carol):
+    group = services.group_create(owner=alice, title="Crew", members=[bob, carol])
+    services.message_create(thread=group, sender=bob, text="hello")
+
+    [listed] = list(selectors.threads_for_user(user=alice))
+    selectors.load_member_previews([listed])
+    rendered, fields = ThreadSerializer(listed).data, declared(ThreadSerializer, listed)
+
+    # The list leaves a group's last message without read state (that needs every member's position).
+    assert rendered["last_message"].pop("is_read") is None
+    fields["last_message"].pop("is_read")
+    assert rendered == fields
+    assert [p["username"] for p in rendered["participants"]] == ["alice", "bob", "carol"]

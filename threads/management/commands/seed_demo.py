@@ -87,6 +87,7 @@ class Command(BaseCommand):
                     services.message_mark_read(message=message, reader=recipient)
                 Message.objects.filter(pk=message.pk).update(created=moment)
                 Thread.objects.filter(pk=thread.pk).update(updated=moment)
+            thread.memberships.update(thread_updated=moment)
             moment += timedelta(hours=3)
 
         for owner, title, members, lines, read_upto in GROUPS:
@@ -99,6 +100,7 @@ class Command(BaseCommand):
                 sent.append(services.message_create(thread=thread, sender=users[sender], text=text))
                 Message.objects.filter(pk=sent[-1].pk).update(created=moment)
                 Thread.objects.filter(pk=thread.pk).update(updated=moment)
+            thread.memberships.update(thread_updated=moment)
             for reader, count in read_upto.items():
                 services.message_mark_read(message=sent[count - 1], reader=users[reader])
 

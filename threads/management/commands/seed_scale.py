@@ -113,11 +113,12 @@ THREAD_VALUES = {
     "last_message_at": "updated",
 }
 
-# Membership fields -> index in the row tuples `membership_rows` makes:
-# (id, thread_id, user_id, role, joined, direct_slot, last_read_message_id, unread_count).
+# Membership fields -> index in the row tuples `membership_rows` makes: (id,
+# thread_id, user_id, role, joined, direct_slot, last_read_message_id,
+# unread_count, thread_updated).
 MEMBERSHIP_VALUES = {
     "id": 0, "thread": 1, "user": 2, "role": 3, "joined": 4, "direct_slot": 5, "last_read_message_id": 6,
-    "unread_count": 7,
+    "unread_count": 7, "thread_updated": 8,
 }
 
 # Message fields -> index in the row tuples the generator makes:
@@ -126,7 +127,7 @@ MESSAGE_VALUES = {"id": 0, "thread": 1, "sender": 2, "text": 3, "created": 4, "i
 
 # An unknown field whose name matches this holds state derived from other
 # rows: filling it with its default would silently break an invariant.
-DERIVED_FIELD = re.compile(r"unread|last_message|last_read|count|newest|latest")
+DERIVED_FIELD = re.compile(r"unread|last_message|last_read|count|newest|latest|updated")
 
 
 class Constant:
@@ -755,12 +756,14 @@ class Command(BaseCommand):
         self.write_rows(Message, columns, rows, len(keys), "messages")
 
     def membership_rows(self, threads: list[ThreadPlan], base):
-        """(id, thread_id, user_id, role, joined, direct_slot, last_read_message_id, unread_count),
-        by thread id, a group's owner first. Every member joined when the thread was created."""
+        """(id, thread_id, user_id, role, joined, direct_slot, last_read_message_id, unread_count,
+        thread_updated), by thread id, a group's owner first. Every member joined when the thread
+        was created."""
         to_db = self.datetime_maker(base)
         membership_id = 0
         for thread in sorted(threads, key=lambda t: t.id):
             joined = to_db(thread.created_us)
+            updated = to_db((thread.updated - base) // timedelta(microseconds=1))
             if thread.kind == DIRECT:
                 # What each has seen: everything they sent, and what was sent to them and is read.
                 # With an unread tail, its sender sent the newest message; the other has seen up
@@ -772,14 +775,16 @@ class Command(BaseCommand):
                 elif thread.unread_sender_id == thread.user_high_id:
                     high_read = newest
                 membership_id += 2
-                yield (membership_id - 1, thread.id, thread.user_low_id, MEMBER, joined, 0, low_read, thread.unread_low)
-                yield (membership_id, thread.id, thread.user_high_id, MEMBER, joined, 1, high_read, thread.unread_high)
+                yield (membership_id - 1, thread.id, thread.user_low_id, MEMBER, joined, 0, low_read, thread.unread_low,
+                       updated)
+                yield (membership_id, thread.id, thread.user_high_id, MEMBER, joined, 1, high_read, thread.unread_high,
+                       updated)
             else:
                 ids, count = thread.message_ids, thread.message_count
                 for user_id, role, lag in zip(thread.members, thread.roles, thread.lags, strict=True):
                     membership_id += 1
                     position = ids[count - 1 - lag] if lag < count else 0
-                    yield (membership_id, thread.id, user_id, role, joined, None, position, lag)
+                    yield (membership_id, thread.id, user_id, role, joined, None, position, lag, updated)
 
     def insert_memberships(self, threads: list[ThreadPlan], base) -> int:
         columns, sources = self.row_columns(Membership, MEMBERSHIP_VALUES)
@@ -827,6 +832,9 @@ class Command(BaseCommand):
                 WHERE t.kind = '{GROUP}' AND (t.member_count < 1 OR t.member_count > {limit}
                     OR (SELECT COUNT(*) FROM {member} mb WHERE mb.thread_id = t.id AND mb.role = '{OWNER}') <> 1
                     OR EXISTS (SELECT 1 FROM {member} mb WHERE mb.thread_id = t.id AND mb.direct_slot IS NOT NULL))""",
+            "memberships whose thread_updated is not their thread's updated": f"""
+                SELECT COUNT(*) FROM {member} mb JOIN {thread} t ON t.id = mb.thread_id
+                WHERE mb.thread_updated <> t.updated""",
             "direct memberships whose unread_count disagrees with the unread messages to them": f"""
                 SELECT COUNT(*) FROM {member} mb JOIN {thread} t ON t.id = mb.thread_id
                 LEFT JOIN (SELECT u.thread_id, u.sender_id, COUNT(*) AS n FROM {message} u

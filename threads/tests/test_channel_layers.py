@@ -1,0 +1,28 @@
+"""The Redis channel layer's send to many groups at once, against a real
+Redis (`make test` starts it): the groups with a listener get their message,
+in one pipelined lookup however many groups there are."""
+
+import pytest
+
+from threads.channel_layers import ChatRedisChannelLayer
+
+REDIS_URL = "redis://127.0.0.1:6379/2"
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_group_send_many_reaches_the_listening_groups_only():
+    layer = ChatRedisChannelLayer(hosts=[REDIS_URL], prefix="chat-layer-test")
+    listener, other = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("user.1", listener)
+    await layer.group_add("user.3", other)
+    messages = {f"user.{n}": {"type": "chat.events", "events": [{"n": n}]} for n in range(1, 101)}
+
+    await layer.group_send_many(messages)
+
+    assert await layer.receive(listener) == {"type": "chat.events", "events": [{"n": 1}]}
+    assert await layer.receive(other) == {"type": "chat.events", "events": [{"n": 3}]}
+    await layer.group_discard("user.1", listener)
+    await layer.group_discard("user.3", other)
+    await layer.flush()
+    await layer.close_pools()
