@@ -26,9 +26,11 @@ setup: $(BIN)/.installed .env
 	$(BIN)/python manage.py load_demo
 
 # uvicorn serves HTTP and the WebSocket together, reloading when the code changes.
+# scripts/serve.sh is the production command: proxy headers are believed only
+# from FORWARDED_ALLOW_IPS (unset here: none).
 run: setup
-	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) \
-		--reload --reload-dir threads --reload-dir chat_project --reload-dir webclient
+	UVICORN_PYTHON=$(BIN)/python scripts/serve.sh --host $(HOST) --port $(PORT) \
+		--reload --reload-dir threads --reload-dir chat_project --reload-dir accounts --reload-dir webclient
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -152,6 +152,10 @@ def app_env(args, url: str) -> dict:
             "CHAT_THROTTLE_TOKEN": "1000000/second",
             "CHAT_THROTTLE_REGISTER": "1000000/second",
             "CHAT_THROTTLE_MESSAGE_SEND": "1000000/second",
+            "CHAT_THROTTLE_MESSAGE_EDIT": "1000000/second",
+            "CHAT_THROTTLE_DELETE": "1000000/second",
+            "CHAT_THROTTLE_MARK_READ": "1000000/second",
+            "CHAT_THROTTLE_THREAD_CREATE": "1000000/second",
             # Several server processes need a shared channel layer for their events.
             "REDIS_URL": args.redis_url,
             # One token lasts the whole run.

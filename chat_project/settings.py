@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "threads",
+    "accounts",
     "webclient",
 ]
 
@@ -96,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Failed admin logins, per address and per username (accounts/admin_login.py).
+    "accounts.admin_login.AdminLoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -204,7 +207,7 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         # The web client at / (same origin): Django's session cookie, with
         # DRF's CSRF check on writes. Second, so a bearer token is tried first.
-        "rest_framework.authentication.SessionAuthentication",
+        "webclient.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
@@ -218,26 +221,32 @@ REST_FRAMEWORK = {
     # Each throttled view names its own classes (threads/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [],
     # The client address is REMOTE_ADDR, never a client-supplied
-    # X-Forwarded-For; behind a proxy, uvicorn's --proxy-headers sets
-    # REMOTE_ADDR from the proxy's header.
+    # X-Forwarded-For; behind a proxy, uvicorn sets REMOTE_ADDR from the
+    # header of the proxies in FORWARDED_ALLOW_IPS only (scripts/serve.sh).
     "NUM_PROXIES": 0,
     # Answers are JSON; no ?format= switches the renderer (an unknown one was a 404).
     "URL_FORMAT_OVERRIDE": None,
 }
 
 # Requests allowed per client address (token, registration) or per user
-# (sending messages), as "<number>/<second|minute|hour|day>". Over the rate,
-# the answer is 429 with Retry-After.
+# (the rest), as "<number>/<second|minute|hour|day>". Over the rate, the
+# answer is 429 with Retry-After.
 CHAT_THROTTLE_RATES = {
     "token": os.environ.get("CHAT_THROTTLE_TOKEN", "20/minute"),
     "register": os.environ.get("CHAT_THROTTLE_REGISTER", "10/hour"),
     "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "60/minute"),
+    "message_edit": os.environ.get("CHAT_THROTTLE_MESSAGE_EDIT", "30/minute"),
+    "delete": os.environ.get("CHAT_THROTTLE_DELETE", "30/minute"),
+    "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
+    "thread_create": os.environ.get("CHAT_THROTTLE_THREAD_CREATE", "30/hour"),
+    "group_change": os.environ.get("CHAT_THROTTLE_GROUP_CHANGE", "60/minute"),
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat API",
     "DESCRIPTION": (
-        "One-to-one chat: two users share a thread, send messages, see what is unread and mark it read. "
+        "Chat in threads, one-to-one (direct) or in groups with an owner, admins and members: send messages, "
+        "see what is unread and mark it read. "
         "Authenticate with `POST /api/token/` and send `Authorization: Bearer <access>`. "
         "Real-time events: WebSocket at `/ws/` (see the README)."
     ),
@@ -272,7 +281,25 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # accounts/tokens.py: tokens carry the login time (auth_time) through
+    # rotations; rotation has one winner among concurrent refreshes of one token.
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "accounts.tokens.TokenVerifySerializer",
+    # Tokens carry a hash of the user's password hash, checked on every use:
+    # a password change ends every token issued before it at once.
+    "CHECK_REVOKE_TOKEN": True,
 }
+# However often a session is refreshed, the user logs in again this long
+# after logging in with a password.
+JWT_REFRESH_MAX_LIFETIME = timedelta(days=env_int("JWT_REFRESH_MAX_LIFETIME_DAYS", 30))
+
+# The admin's login form: after this many failed logins, per client address
+# or per username, further attempts get a 429 for the lockout's minutes
+# (counted from the first failure). `manage.py admin_login_unlock` clears them.
+ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME", 5)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15)
 
 # Real-time events (threads/events.py). In memory by default: one server
 # process, nothing to install. With REDIS_URL set, events go through Redis, so
@@ -282,10 +309,21 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "threads.channel_layers.ChatRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
-    # Throttle counts shared by every server process.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Throttle counts shared by every server process. Short socket timeouts:
+    # with Redis down the counters fail open (threads/throttling.py) at once.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Seconds a client is told to wait (Retry-After) when the database or Redis
+# cannot be reached and the answer is a 503 (chat_project/outages.py).
+CHAT_OUTAGE_RETRY_AFTER_SECONDS = env_int("CHAT_OUTAGE_RETRY_AFTER_SECONDS", 5)
 
 # WebSocket: seconds a new connection has to authenticate, and the shortest
 # gap between two typing notices a client may send on for one thread.

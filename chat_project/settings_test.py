@@ -13,7 +13,7 @@ os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "20")
 os.environ.setdefault("DATABASE_POOL_TIMEOUT", "60")
 
 from .settings import *  # noqa: F403
-from .settings import BASE_DIR, DATABASES, STORAGES
+from .settings import BASE_DIR, CHAT_THROTTLE_RATES, DATABASES, STORAGES
 
 # Fast hashing for the users tests create; PBKDF2 stays available to check
 # the demo fixture's real password hashes.
@@ -24,7 +24,7 @@ PASSWORD_HASHERS = [
 
 # The suite makes many requests from one address and user; the throttling
 # tests set their own rates (threads/tests/test_throttling.py).
-CHAT_THROTTLE_RATES = {"token": "100000/minute", "register": "100000/minute", "message_send": "100000/minute"}
+CHAT_THROTTLE_RATES = {scope: "100000/minute" for scope in CHAT_THROTTLE_RATES}
 
 # No collectstatic before the tests: serve the admin's files by their plain names.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

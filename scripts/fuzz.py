@@ -114,6 +114,10 @@ def main() -> int:
         CHAT_THROTTLE_TOKEN="1000000/minute",
         CHAT_THROTTLE_REGISTER="1000000/minute",
         CHAT_THROTTLE_MESSAGE_SEND="1000000/minute",
+        CHAT_THROTTLE_MESSAGE_EDIT="1000000/minute",
+        CHAT_THROTTLE_DELETE="1000000/minute",
+        CHAT_THROTTLE_MARK_READ="1000000/minute",
+        CHAT_THROTTLE_THREAD_CREATE="1000000/minute",
     )
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("loaddata", "fixtures/demo.json", "-v", "0", env=env)

@@ -6,7 +6,9 @@ on a WebSocket and query strings end up in access logs, so the token travels
 in a frame. Until it is accepted nothing is delivered; a bad, expired or
 missing (AUTH_TIMEOUT) token closes the socket with code 4401. The socket also
 closes with 4401 when the token expires: the client reconnects with a fresh
-one and catches up with `GET .../messages/?after=<last id>`.
+one and catches up with `GET .../messages/?after=<last id>`. And at once, on
+every server process, when the user is deactivated, changes password or logs
+out everywhere (events.user_sessions_ended).
 
 Browsers on this site (the web client at /) may instead authenticate with
 Django's session cookie: when the handshake carries a logged-in session and an
@@ -16,11 +18,11 @@ so the Origin check is what keeps another site's page from using it; without a
 matching Origin the session is ignored and the first-frame token is required
 as before. Token authentication does not look at the Origin: a token is no
 ambient credential. Logging out (DELETE /api/session/) closes the session's
-sockets with 4401, in every tab.
+sockets with 4401, in every tab; so does anything that ends the user's
+sessions, and a session from before a log-out everywhere is refused (4401).
 """
 
 import asyncio
-import hashlib
 import json
 import time
 from urllib.parse import urlsplit
@@ -33,17 +35,15 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.tokens import token_still_valid
+from webclient.auth import session_group, session_still_valid
+
 from . import events
 from .selectors import member_ids_of_thread, parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
 NOT_FOUND = 4404
 TYPING_PER_SECOND = 5
-
-
-def session_group(session_key: str) -> str:
-    """The channel-layer group of one session's sockets (a digest: the key itself is a credential)."""
-    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -56,11 +56,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         session_user = self.session_user()
         if session_user is not None:
-            self.session_group = session_group(self.scope["session"].session_key)
-            await self.channel_layer.group_add(self.session_group, self.channel_name)
-            await self.start(session_user, expires_at=None)
+            await self.authenticate_session(session_user)
         else:
             self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+
+    async def authenticate_session(self, user) -> None:
+        """Into the session's and the user's groups before the session is checked, as
+        for a token: a logout or a log-out everywhere sent meanwhile still closes it."""
+        self.session_group = session_group(self.scope["session"].session_key)
+        await self.channel_layer.group_add(self.session_group, self.channel_name)
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        if await database_sync_to_async(session_still_valid)(self.scope["session"], user):
+            await self.start(user, expires_at=None)
+            return
+        await self.channel_layer.group_discard(events.user_group(user.pk), self.channel_name)
+        await self.close(code=UNAUTHORIZED)  # logged in before a log-out everywhere
 
     def session_user(self):
         """The session cookie's active user (channels' AuthMiddleware, chat_project/asgi.py),
@@ -123,14 +133,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "detail": detail})
 
     async def authenticate(self, raw_token) -> None:
-        user = None
+        user = token = None
         if isinstance(raw_token, str) and len(raw_token) < 4096:
             try:
                 token = AccessToken(raw_token)
             except (TokenError, ValueError):  # ValueError: e.g. text that is not valid UTF-8
                 token = None
-            if token is not None:
-                user = await self.active_user(token.get(jwt_settings.USER_ID_CLAIM))
+        user_id = parse_id(token.get(jwt_settings.USER_ID_CLAIM)) if token is not None else None
+        if user_id is not None:
+            # Into the user's group before the account is checked: a session.end
+            # sent meanwhile (a password change, a log-out everywhere) still closes this socket.
+            await self.channel_layer.group_add(events.user_group(user_id), self.channel_name)
+            user = await self.active_user(user_id)
+            if user is not None and not await database_sync_to_async(token_still_valid)(token, user):
+                user = None  # issued before a password change or a log-out everywhere
+            if user is None:
+                await self.channel_layer.group_discard(events.user_group(user_id), self.channel_name)
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
@@ -138,13 +156,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def start(self, user, expires_at: float | None) -> None:
         """Authenticated: deliver the user's events; close when the token expires
-        (a session socket closes when the session is logged out: `session_ended`)."""
+        (a session socket closes when the session or the user's sessions end: `session_end`)."""
         self.user = user
         for timer in self.timers:
             timer.cancel()
         self.timers = []
         if expires_at is not None:
             self.timers.append(asyncio.create_task(self.close_after(max(0.0, expires_at - time.time()))))
+        # Already there for a token (see authenticate); a no-op then.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
 
@@ -190,14 +209,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # Events from the channel layer (threads/events.py).
 
+    async def session_end(self, message):
+        """The user was deactivated, changed password or logged out everywhere (events.user_sessions_ended),
+        or, sent to its session's group, the web client's session logged out (webclient.views.SessionView)."""
+        await self.close(code=UNAUTHORIZED)
+
     async def chat_events(self, message):
         for event in message["events"]:
             await self.send_json(event)
 
-
-    async def session_ended(self, message):
-        """The session logged out (webclient.views.SessionView): nothing more for this socket."""
-        await self.close(code=UNAUTHORIZED)
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

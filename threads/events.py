@@ -236,3 +236,17 @@ def members_updated(thread: Thread, memberships: list[Membership]) -> None:
 def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
     """The typing notice a member's client asked to send (see the consumer)."""
     return {"type": "typing", "thread": thread_id, "user": render_user_summary(user)}
+
+
+def user_sessions_ended(user_id: int) -> None:
+    """After the current transaction commits, close every open WebSocket of the
+    user, on every server process (the consumer closes with 4401): the user
+    was deactivated, changed password or logged out everywhere
+    (accounts/signals.py, accounts/services.py)."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.end"})
+
+    transaction.on_commit(send, robust=True)

@@ -32,8 +32,17 @@ def api_not_found(request, *args, **kwargs):
 
 
 def json_server_error(request, *args, **kwargs):
-    """handler500: JSON for API clients, never a stack trace."""
+    """handler500: JSON for API clients, never a stack trace; a 503 with
+    Retry-After when the error is a dependency's outage (chat_project.outages)."""
+    import sys
+
     from django.views.defaults import server_error
+
+    from chat_project.outages import dependency_down, outage_response
+
+    dependency = dependency_down(sys.exc_info()[1])
+    if dependency is not None:
+        return outage_response(request, dependency)
 
     if _wants_json(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)

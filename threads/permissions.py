@@ -61,8 +61,11 @@ def can_remove_member(*, user, role: str | None, target: Membership) -> bool:
 
 
 def can_list_threads_of(*, user, owner_id: int) -> bool:
-    """Staff may list anyone's threads; everyone else only their own."""
-    return user.is_staff or owner_id == user.pk
+    """Everyone may list their own threads; another user's only with the
+    `threads.view_thread` permission (superusers have every permission).
+    `is_staff` alone is not enough: it opens the admin, which then shows
+    such a user nothing, so the API must not show more."""
+    return owner_id == user.pk or user.has_perm("threads.view_thread")
 
 
 class IsMessageSender(BasePermission):

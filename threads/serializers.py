@@ -9,6 +9,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from accounts.services import check_new_username
+
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_reader, render_thread, render_user_summary
 from .selectors import MAX_ID
@@ -84,9 +86,12 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "password"]
 
     def validate_username(self, value: str) -> str:
-        # Usernames differ by more than case, so nobody can pose as "Alice" next to "alice".
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+        # Usernames differ by more than case, form or look-alike characters, so
+        # nobody can pose as "alice" in upper case, fullwidth or with a Cyrillic "a" (accounts.usernames).
+        try:
+            check_new_username(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
         return value
 
     def validate(self, attrs):
@@ -256,5 +261,11 @@ class PingSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    status = serializers.ChoiceField(
+        choices=["ok", "degraded", "unavailable"],
+        help_text="unavailable: the database is down (503); degraded: only Redis is (200: sends still work).",
+    )
     database = serializers.ChoiceField(choices=["ok", "unreachable"])
+    redis = serializers.ChoiceField(
+        choices=["ok", "unreachable", "not_configured"], help_text="not_configured: no REDIS_URL (in-memory)."
+    )

@@ -6,6 +6,7 @@ every thread and message view calls before touching anything in a thread.
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.http import Http404
@@ -18,6 +19,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+
+from accounts.services import log_out_everywhere
 
 from . import selectors, services
 from .filters import BoundedSearchFilter
@@ -43,7 +46,14 @@ from .serializers import (
     UserSerializer,
     UserSummarySerializer,
 )
-from .throttling import MessageSendThrottle, RegistrationThrottle, TokenThrottle
+from .throttling import (
+    MEMBER_THROTTLES,
+    MESSAGE_THROTTLES,
+    THREAD_THROTTLES,
+    RegistrationThrottle,
+    TokenThrottle,
+    throttles_for,
+)
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -96,16 +106,24 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             # Two registrations of one name at once: the serializer's check passed for both.
             raise ValidationError({"username": ["A user with that username already exists."]}) from None
 
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        self.perform_create(serializer)
-        return Response(UserSerializer(serializer.instance).data, status=status.HTTP_201_CREATED)
-
     @extend_schema(summary="The caller's own account", responses=UserSerializer)
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Log out everywhere: end every session of the caller",
+        description=(
+            "Every refresh token of the caller stops working, every open WebSocket closes with 4401, and access "
+            "tokens issued until now are refused by the WebSocket (REST accepts them until they expire)."
+        ),
+        request=None,
+        responses={204: OpenApiResponse(description="Done.")},
+    )
+    @action(detail=False, methods=["post"], url_path="me/logout_everywhere", url_name="logout-everywhere")
+    def logout_everywhere(self, request):
+        log_out_everywhere(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
@@ -115,7 +133,10 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             OpenApiParameter(
                 "user",
                 {"type": "integer", "minimum": 1, "maximum": selectors.MAX_ID},
-                description="Staff only: list this user's threads (with their unread counts) instead.",
+                description=(
+                    "Needs the threads.view_thread permission (or a superuser): "
+                    "list this user's threads (with their unread counts) instead."
+                ),
             )
         ],
     ),
@@ -134,7 +155,8 @@ class ThreadViewSet(
     pagination_class = ThreadPagination
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    # ?user= names another user: staff only; renaming and deleting have rules (documented in the schema).
+    # ?user= names another user: threads.view_thread only; renaming and
+    # deleting have rules (documented in the schema).
     forbidding_actions = {"list", "partial_update", "destroy"}
 
     def get_queryset(self):
@@ -145,8 +167,11 @@ class ThreadViewSet(
         selectors.load_member_previews(page)
         return page
 
+    def get_throttles(self):
+        return throttles_for(THREAD_THROTTLES, self.action)
+
     def list_owner(self):
-        """Whose threads to list: the caller, or for staff, `?user=<id>`."""
+        """Whose threads to list: the caller, or with threads.view_thread, `?user=<id>`."""
         raw = self.request.query_params.get("user")
         if raw is None or self.action != "list":
             return self.request.user
@@ -154,7 +179,7 @@ class ThreadViewSet(
         if owner_id is None:
             raise ValidationError({"user": ["Must be a user id (a positive whole number)."]})
         if not can_list_threads_of(user=self.request.user, owner_id=owner_id):
-            raise PermissionDenied("Only staff may list another user's threads.")
+            raise PermissionDenied("Listing another user's threads needs the threads.view_thread permission.")
         if owner_id == self.request.user.pk:
             return self.request.user
         owner = User.objects.filter(pk=owner_id).first()
@@ -277,7 +302,7 @@ class MessageViewSet(
     forbidding_actions = {"partial_update", "destroy", "mark_as_read"}
 
     def get_throttles(self):
-        return [MessageSendThrottle()] if self.action == "create" else []
+        return throttles_for(MESSAGE_THROTTLES, self.action)
 
     def get_permissions(self):
         if self.action == "partial_update":
@@ -379,6 +404,9 @@ class MembershipViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.Gener
     def get_queryset(self):
         return selectors.memberships_of_thread(thread=self.get_thread())
 
+    def get_throttles(self):
+        return throttles_for(MEMBER_THROTTLES, self.action)
+
     def get_paginated_count(self) -> int:
         return self.get_thread().member_count
 
@@ -458,7 +486,8 @@ class PingView(APIView):
 
 class HealthView(APIView):
     """For load balancers and orchestrators: 200 when this process can reach
-    its database, 503 when it cannot. Needs no token."""
+    its database, 503 when it cannot; and whether Redis (rate-limit counts,
+    events between processes) answers. Needs no token."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -467,12 +496,13 @@ class HealthView(APIView):
     @extend_schema(
         summary="Health check for load balancers (no token)",
         responses={
-            200: OpenApiResponse(HealthSerializer, description="The database is reachable."),
+            200: OpenApiResponse(HealthSerializer, description="The database is reachable (Redis may not be)."),
             503: OpenApiResponse(HealthSerializer, description="The database is not reachable."),
         },
         auth=[],
     )
     def get(self, request):
+        database, redis = "ok", "not_configured"
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -481,8 +511,22 @@ class HealthView(APIView):
             # Whatever the failure (refused, timed out, pool exhausted), the
             # answer is the same: do not send traffic here.
             logger.exception("Health check: database unreachable")
-            return Response(
-                HealthSerializer({"status": "unavailable", "database": "unreachable"}).data,
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        return Response(HealthSerializer({"status": "ok", "database": "ok"}).data)
+            database = "unreachable"
+        if settings.REDIS_URL:
+            redis = "ok" if redis_answers() else "unreachable"
+        status_ = "unavailable" if database != "ok" else "degraded" if redis == "unreachable" else "ok"
+        return Response(
+            HealthSerializer({"status": status_, "database": database, "redis": redis}).data,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE if database != "ok" else status.HTTP_200_OK,
+        )
+
+
+def redis_answers() -> bool:
+    """Whether the cache's Redis (also the channel layer's) answers a PING."""
+    from django.core.cache import cache
+
+    try:
+        return bool(cache._cache.get_client(write=True).ping())
+    except Exception:
+        logger.warning("Health check: Redis unreachable", exc_info=True)
+        return False

@@ -20,10 +20,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from threads.consumers import session_group
 from threads.schema import ErrorSerializer
 from threads.serializers import StrictCharField, UserSerializer
 from threads.throttling import TokenThrottle
+
+from .auth import note_login, session_group
 
 CSRF_FAILED = OpenApiResponse(ErrorSerializer, description="The CSRF check failed (cookie and X-CSRFToken header).")
 
@@ -99,6 +100,7 @@ class SessionView(APIView):
                 {"detail": "No active account found with the given credentials."}, status=status.HTTP_400_BAD_REQUEST
             )
         login(request._request, user)  # a new session key, and a new CSRF token
+        note_login(request._request.session)
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -114,5 +116,5 @@ class SessionView(APIView):
         layer = get_channel_layer()
         if session_key and layer is not None:
             # Close the WebSockets this session opened, in every tab.
-            async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
+            async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.end"})
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -44,6 +44,16 @@ def staff(make_user):
 
 
 @pytest.fixture
+def thread_viewer(make_user):
+    """Staff with the threads.view_thread permission: may list anyone's threads."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("viewer", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_thread", content_type__app_label="threads"))
+    return User.objects.get(pk=user.pk)  # no stale permission cache
+
+
+@pytest.fixture
 def anonymous(db):
     return ContractAPIClient()
 

@@ -57,12 +57,13 @@ def uvicorn_server(env: dict[str, str], log_path: Path | None = None):
     """Serve chat_project.asgi with uvicorn on a free loopback port; yield its
     base URL. With `log_path`, its output (access log included) goes there."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
-               "--port", str(port)]
+    # The production command (scripts/serve.sh): proxy headers only from FORWARDED_ALLOW_IPS.
+    command = ["sh", str(PROJECT_ROOT / "scripts" / "serve.sh"), "--host", "127.0.0.1", "--port", str(port)]
     log = open(log_path, "w") if log_path else None  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(
         command if log else [*command, "--no-access-log"],
-        cwd=PROJECT_ROOT, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_ROOT, env={**env, "UVICORN_PYTHON": sys.executable},
+        stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

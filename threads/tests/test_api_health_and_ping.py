@@ -6,7 +6,7 @@ def test_health_is_200_with_the_database_reachable_and_needs_no_token(anonymous,
         response = anonymous.get("/api/health/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "not_configured"}
 
 
 def test_health_ignores_a_bad_token(anonymous):

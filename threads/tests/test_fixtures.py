@@ -62,7 +62,8 @@ def test_seed_demo_refuses_a_database_with_data(db, alice):
         call_command("seed_demo", stdout=StringIO())
 
 
-def test_load_demo_loads_an_empty_database_once(db):
+def test_load_demo_loads_an_empty_database_once(db, settings):
+    settings.DEBUG = True  # development: with DEBUG off it refuses (accounts/tests/test_demo_accounts.py)
     call_command("load_demo", stdout=StringIO())
     first_password = User.objects.get(username="alice").password
     User.objects.filter(username="alice").update(email="changed@example.com")

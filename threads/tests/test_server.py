@@ -45,7 +45,7 @@ def test_production_server_serves_the_api_health_and_admin_static_files(static_r
 
     with uvicorn_server(production_env(DJANGO_STATIC_ROOT=str(static_root))) as base:
         status, _, body = http("GET", f"{base}/api/health/")
-        assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
+        assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok", "redis": "not_configured"})
 
         status, _, body = http(
             "POST", f"{base}/api/token/", credentials, {**HTTPS, "Content-Type": "application/json"}
@@ -92,4 +92,4 @@ def test_health_is_503_when_the_database_is_unreachable(static_root, unreachable
 
     assert status == 503
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"status": "unavailable", "database": "unreachable"}
+    assert json.loads(body) == {"status": "unavailable", "database": "unreachable", "redis": "not_configured"}

@@ -64,10 +64,12 @@ class AppServer:
 
     def start(self) -> None:
         log = open(self.log_path, "a")  # noqa: SIM115 (the process writes to it until stop)
+        # The production command (scripts/serve.sh), with this interpreter.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log"],
-            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            ["sh", str(PROJECT_ROOT / "scripts" / "serve.sh"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-access-log"],
+            cwd=PROJECT_ROOT, env={**self.env, "UVICORN_PYTHON": sys.executable},
+            stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         log.close()
         deadline = time.monotonic() + 60

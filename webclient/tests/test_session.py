@@ -232,3 +232,38 @@ async def test_logging_out_closes_the_sessions_sockets(alice):
     assert response.status_code == 204
     output = await socket.receive_output(timeout=1)
     assert (output["type"], output["code"]) == ("websocket.close", 4401)
+
+
+def test_log_out_everywhere_ends_the_web_session_too(browser_client, alice):
+    log_in(browser_client)
+    token = browser_client.cookies["csrftoken"].value
+
+    response = browser_client.post("/api/users/me/logout_everywhere/", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 204
+    assert browser_client.get("/api/users/me/").status_code == 401
+    # Logging in again afterwards works.
+    assert log_in(browser_client).status_code == 200
+    assert browser_client.get("/api/users/me/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_log_out_everywhere_closes_the_session_socket_and_refuses_a_new_one(alice):
+    from asgiref.sync import sync_to_async
+
+    from accounts.services import log_out_everywhere
+
+    client = ContractAPIClient(enforce_csrf_checks=True)
+    assert (await _log_in_async(client)).status_code == 200
+    headers = session_headers(client, "https://chat.example.com")
+    socket = await open_socket(headers)
+    assert (await socket.receive_json_from())["type"] == "auth.ok"
+
+    await sync_to_async(log_out_everywhere)(alice)
+
+    output = await socket.receive_output(timeout=1)
+    assert (output["type"], output["code"]) == ("websocket.close", 4401)
+    again = await open_socket(headers)  # the same cookie, from before the log-out
+    output = await again.receive_output(timeout=1)
+    assert (output["type"], output["code"]) == ("websocket.close", 4401)

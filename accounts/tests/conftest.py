@@ -1,0 +1,13 @@
+# The chat app's fixtures (users, API clients), shared with these tests.
+from threads.tests.conftest import (  # noqa: F401
+    alice,
+    anonymous,
+    bob,
+    carol,
+    client_for,
+    fresh_throttle_counts,
+    make_user,
+    staff,
+    thread,
+    thread_viewer,
+)
