@@ -1,5 +1,7 @@
 """Account rules used by the API (threads/serializers.py, threads/views.py)."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -12,6 +14,11 @@ from .models import SessionCutoff, UserCanonicalName
 from .tokens import revoke_refresh_tokens
 
 USERNAME_MAX_LENGTH = 150  # auth.User.username
+
+# What a deleted account's username becomes (`deleted-<id>`); reserved, so
+# that no one registers the name a deletion will need.
+DELETED_USERNAME = "deleted-{}"
+RESERVED_USERNAME = re.compile(r"deleted-[0-9]+")
 
 
 def check_new_username(name: str) -> None:
@@ -27,9 +34,11 @@ def check_new_username(name: str) -> None:
     problem = usernames.scripts_problem(name)
     if problem:
         raise ValidationError(problem)
+    canonical = usernames.canonical(name)
+    if RESERVED_USERNAME.fullmatch(canonical):
+        raise ValidationError("Usernames of the form deleted-<number> are reserved for deleted accounts.")
     # One query, so that a name registered meanwhile by a racing request is
     # reported as taken, not as a look-alike of itself.
-    canonical = usernames.canonical(name)
     found = set(
         UserCanonicalName.objects.filter(Q(canonical=canonical) | Q(skeleton=usernames.skeleton(name)))
         .values_list("canonical", flat=True)
@@ -55,3 +64,27 @@ def log_out_everywhere(user) -> None:
     refresh (REST requests accept them for the rest of their short lifetime)."""
     SessionCutoff.objects.update_or_create(user=user, defaults={"not_before": timezone.now()})
     end_sessions(user.pk)
+
+
+@transaction.atomic
+def change_password(user, new_password: str) -> None:
+    """Set a new password (already checked by Django's validators). Saving the
+    new hash ends every session of the user (accounts.signals): refresh
+    tokens blacklisted, access tokens refused, sockets closed on commit."""
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+
+
+@transaction.atomic
+def delete_account(user) -> None:
+    """Deactivate the account for good: it cannot log in, every session ends
+    at once (sockets close with 4401 on commit), and nothing personal is
+    left. Its threads and messages stay for the people it talked to, who see
+    it as `deleted-<id>` (its canonical name row follows, accounts.signals);
+    the thread services refuse inactive users as new participants."""
+    user.username = DELETED_USERNAME.format(user.pk)
+    user.email = user.first_name = user.last_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+    log_out_everywhere(user)

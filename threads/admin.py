@@ -133,6 +133,8 @@ class MembershipFormSet(BaseInlineFormSet):
         if len(kept) > limit:
             raise ValidationError(f"The group is full: at most {limit} members.")
         owner = Membership.Role.OWNER
+        if any(form.cleaned_data.get("DELETE") and form.initial.get("role") == owner for form in self.forms):
+            raise ValidationError("Nobody removes a group's owner: make another member owner first.")
         promoted = [form for form in kept if form.cleaned_data.get("role") == owner != form.initial.get("role")]
         if len(promoted) > 1:
             raise ValidationError("A group has one owner; make one member owner (the old owner becomes an admin).")

@@ -39,6 +39,7 @@ from accounts.tokens import token_still_valid
 from webclient.auth import session_group, session_still_valid
 
 from . import events
+from .rendering import render_user_summary
 from .selectors import member_ids_of_thread, parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
@@ -165,7 +166,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.timers.append(asyncio.create_task(self.close_after(max(0.0, expires_at - time.time()))))
         # Already there for a token (see authenticate); a no-op then.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
-        await self.send_json({"type": "auth.ok", "user": {"id": user.pk, "username": user.get_username()}})
+        await self.send_json({"type": "auth.ok", "user": render_user_summary(user)})
 
     @database_sync_to_async
     def active_user(self, user_id):

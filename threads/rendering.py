@@ -22,8 +22,20 @@ def render_datetime(value) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def display_name(first_name: str, last_name: str, username: str) -> str:
+    """How a user is shown to others: first and last name, or the username
+    when both are empty."""
+    return f"{first_name} {last_name}".strip() or username
+
+
+def render_user_fields(user_id: int, username: str, first_name: str, last_name: str) -> dict:
+    return {"id": user_id, "username": username, "display_name": display_name(first_name, last_name, username)}
+
+
 def render_user_summary(user) -> dict:
-    return {"id": user.pk, "username": user.username}
+    """A user as others see them. Reads first_name and last_name: a query that
+    loads users with `.only(...)` must name them (USER_SUMMARY_FIELDS)."""
+    return render_user_fields(user.pk, user.username, user.first_name, user.last_name)
 
 
 def group_read_state(message: Message, positions: ReadPositions) -> tuple[bool, int]:
@@ -56,7 +68,7 @@ def render_thread(thread: Thread) -> dict:
     selectors.load_member_previews give both). A group's last message shows
     without read state: that needs every member's position."""
     if thread.is_group:
-        participants = [{"id": user_id, "username": username} for user_id, username in thread.member_preview]
+        participants = [render_user_fields(*member) for member in thread.member_preview]
     else:
         participants = [render_user_summary(thread.user_low), render_user_summary(thread.user_high)]
     last_message = thread.last_message

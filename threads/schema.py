@@ -44,6 +44,23 @@ TOO_MANY_REQUESTS = OpenApiResponse(
 
 
 class ChatAutoSchema(AutoSchema):
+    def takes_body(self) -> bool:
+        """POST, PUT and PATCH; and DELETE for the view actions that say so
+        (`deleting_with_body_actions`), which drf-spectacular leaves out."""
+        if self.method in {"POST", "PUT", "PATCH"}:
+            return True
+        action = getattr(self.view, "action", None)
+        return self.method == "DELETE" and action in getattr(self.view, "deleting_with_body_actions", ())
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE" or not self.takes_body():
+            return super()._get_request_body(direction)
+        self.method = "POST"  # drf-spectacular documents a body for unsafe methods other than DELETE only
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, response in self.error_responses().items():
@@ -51,10 +68,10 @@ class ChatAutoSchema(AutoSchema):
         return responses
 
     def error_responses(self) -> dict[str, OpenApiResponse]:
-        view, method = self.view, self.method
+        view = self.view
         # An action declared with request=None never reads the body, so no
         # body error (400, 413, 415) can come from it.
-        has_body = method in {"POST", "PUT", "PATCH"} and self.get_request_serializer() is not None
+        has_body = self.takes_body() and self.get_request_serializer() is not None
         errors = {}
         refuses_input = getattr(view, "action", None) in getattr(view, "refusing_actions", ())
         if has_body or refuses_input or self._get_filter_parameters() or self._get_pagination_parameters():
@@ -63,7 +80,7 @@ class ChatAutoSchema(AutoSchema):
         if view.authentication_classes or isinstance(view, TokenViewBase):
             errors["401"] = UNAUTHORIZED
         forbidding = getattr(view, "action", None) in getattr(view, "forbidding_actions", ())
-        csrf = method not in {"GET", "HEAD", "OPTIONS"} and any(
+        csrf = self.method not in {"GET", "HEAD", "OPTIONS"} and any(
             issubclass(auth, SessionAuthentication) for auth in view.authentication_classes
         )
         if forbidding or csrf:

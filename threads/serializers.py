@@ -2,6 +2,8 @@
 themselves live in `services`. `sender` and `thread` are never read from a
 request body: they come from the authenticated user and the URL."""
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -12,7 +14,14 @@ from rest_framework import serializers
 from accounts.services import check_new_username
 
 from .models import Membership, Message, Thread
-from .rendering import render_membership, render_message, render_reader, render_thread, render_user_summary
+from .rendering import (
+    display_name,
+    render_membership,
+    render_message,
+    render_reader,
+    render_thread,
+    render_user_summary,
+)
 from .selectors import MAX_ID
 from .services import check_message_text
 
@@ -51,9 +60,19 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
+    """A user as others see them, wherever one appears (participants,
+    senders, members, readers, search results, events)."""
+
+    display_name = serializers.SerializerMethodField(
+        help_text="First and last name joined by a space, or the username when both are empty."
+    )
+
     class Meta:
         model = User
-        fields = ["id", "username"]
+        fields = ["id", "username", "display_name"]
+
+    def get_display_name(self, instance) -> str:
+        return display_name(instance.first_name, instance.last_name, instance.username)
 
     def to_representation(self, instance):
         return render_user_summary(instance)
@@ -62,9 +81,79 @@ class UserSummarySerializer(serializers.ModelSerializer):
 class UserSerializer(serializers.ModelSerializer):
     """The caller's own account, and the answer to registration."""
 
+    display_name = serializers.SerializerMethodField(
+        help_text="How others see you: first and last name, or the username when both are empty."
+    )
+
     class Meta:
         model = User
-        fields = ["id", "username", "email"]
+        fields = ["id", "username", "email", "first_name", "last_name", "display_name"]
+
+    def get_display_name(self, instance) -> str:
+        return display_name(instance.first_name, instance.last_name, instance.username)
+
+
+# Characters a name shown to others may not hold: control characters, and
+# the bidirectional overrides and isolates that make text read backwards.
+SPOOFING_CHARACTERS = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def check_shown_name(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" or char in SPOOFING_CHARACTERS for char in value):
+        raise serializers.ValidationError("Control and text-direction characters are not allowed.")
+    return value
+
+
+class AccountUpdateSerializer(serializers.Serializer):
+    """PATCH /api/users/me/: any of these; the username cannot change."""
+
+    email = StrictEmailField(required=False, allow_blank=True, max_length=254)
+    first_name = StrictCharField(required=False, allow_blank=True, max_length=150, validators=[check_shown_name])
+    last_name = StrictCharField(required=False, allow_blank=True, max_length=150, validators=[check_shown_name])
+
+    def validate(self, attrs):
+        if "username" in self.initial_data:
+            raise serializers.ValidationError({"username": ["The username cannot be changed."]})
+        return attrs
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if validated_data:
+            instance.save(update_fields=list(validated_data))
+        return instance
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    """POST /api/users/me/password/ (the view puts the caller in the context as `user`)."""
+
+    old_password = StrictCharField(trim_whitespace=False, max_length=128, write_only=True)
+    new_password = StrictCharField(
+        trim_whitespace=False, max_length=128, write_only=True, help_text="Django's password validators apply."
+    )
+
+    def validate_old_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("Wrong password.")
+        return value
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            validate_password(value, user=self.context["user"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return value
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    """DELETE /api/users/me/: the caller's password, as a confirmation (the view puts the caller in the context)."""
+
+    password = StrictCharField(trim_whitespace=False, max_length=128, write_only=True)
+
+    def validate_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("Wrong password.")
+        return value
 
 
 class UserRegistrationSerializer(serializers.ModelSerializer):
@@ -102,12 +191,54 @@ class UserRegistrationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
 
+    def to_representation(self, instance):
+        return UserSerializer(instance).data  # the answer is the account
+
     def create(self, validated_data):
         return User.objects.create_user(
             username=validated_data["username"],
             email=validated_data.get("email", ""),
             password=validated_data["password"],
         )
+
+
+class ExportAccountSerializer(UserSerializer):
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "date_joined"]
+
+
+class ExportThreadSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Thread.Kind.choices)
+    title = serializers.CharField(allow_null=True, help_text="Groups only; null for direct threads.")
+    created = serializers.DateTimeField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The caller's role in it.")
+    joined = serializers.DateTimeField(help_text="When the caller became a member.")
+    participants = UserSummarySerializer(many=True, help_text="Every member, by joining order.")
+    unread_count = serializers.IntegerField(help_text="Messages from others the caller has not read there.")
+    last_read_message = serializers.IntegerField(
+        allow_null=True, help_text="The id of the newest message the caller has read there, or null."
+    )
+
+
+class ExportMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    thread = serializers.IntegerField()
+    text = serializers.CharField()
+    created = serializers.DateTimeField()
+    is_read = serializers.BooleanField(allow_null=True)
+    client_id = serializers.UUIDField(allow_null=True)
+
+
+class AccountExportSerializer(serializers.Serializer):
+    """GET /api/users/me/export/ (documentation only: threads.exports writes the document)."""
+
+    exported = serializers.DateTimeField(help_text="When the export started.")
+    account = ExportAccountSerializer()
+    threads = ExportThreadSerializer(many=True, help_text="Every thread the caller is a member of, by id.")
+    messages = ExportMessageSerializer(
+        many=True, help_text="Every message the caller sent, in any thread (also ones they left), oldest first."
+    )
 
 
 class MessageSerializer(serializers.ModelSerializer):

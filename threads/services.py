@@ -2,8 +2,8 @@
 
 `check_*` functions validate and raise `django.core.exceptions.ValidationError`
 (the API answers 400); writes refuse what the rules in `permissions` forbid
-with `PermissionDenied` (403), and a thread or member that is not there (or
-no longer) with Http404. Every write is one transaction that takes the
+with `PermissionDenied` (403), and a thread or member that is not there, or
+a caller who is not (or no longer) a member, with Http404. Every write is one transaction that takes the
 thread's row lock first, so writes to one thread never interleave and never
 wait on each other in opposite orders; the counters they keep (the thread's
 message and member counts, each member's unread count) are exact.
@@ -136,23 +136,30 @@ def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> d
     """Take the thread's row lock (before any of its messages' or members',
     as every write does); return its row as it stands under the lock and,
     with `member`, that user's membership (`role`, `unread_count`,
-    `last_read`: None when they are not a member), in the same query."""
-    columns = {}
-    if member is not None:
-        mine = Membership.objects.filter(thread=OuterRef("pk"), user_id=member.pk)
-        columns = {
-            "role": Subquery(mine.values("role")),
-            "unread_count": Subquery(mine.values("unread_count")),
-            "last_read": Subquery(mine.values("last_read_message_id")),
-        }
+    `last_read`: None when they are not a member).
+
+    The membership is read by a second statement, after the lock is held:
+    on PostgreSQL a statement that waited for a row lock sees everything
+    but that row as it was when the statement began, so a membership read
+    alongside the lock could be one that a write ahead of it has changed.
+    """
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
-        .values("kind", "updated", "last_message_id", "member_count", **columns)
+        .values("kind", "updated", "last_message_id", "member_count")
         .first()
     )
     if row is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
+    if member is not None:
+        mine = (
+            Membership.objects.filter(thread_id=thread.pk, user_id=member.pk)
+            .values("role", "unread_count", "last_read_message_id")
+            .first()
+        )
+        row["role"], row["unread_count"], row["last_read"] = (
+            (mine["role"], mine["unread_count"], mine["last_read_message_id"]) if mine else (None, None, None)
+        )
     return row
 
 
@@ -162,12 +169,12 @@ def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
 
 
 def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
-    """Lock the thread for a write by `user`, who must (still) be a member.
-    The API answers an outsider 404 before it gets here; PermissionDenied is
-    for other callers, and for a member removed while their request ran."""
+    """Lock the thread for a write by `user`, who must (still) be a member:
+    someone who is not, or was removed while their request waited, gets the
+    same 404 as for a thread that does not exist."""
     locked = _lock_thread(thread, member=user)
     if locked["role"] is None:
-        raise PermissionDenied("Only the members of a thread can do this.")
+        raise Http404("No thread with this id.")
     return locked
 
 
@@ -226,10 +233,10 @@ def group_rename(*, thread: Thread, actor: AbstractBaseUser | None, title: str) 
     """Change a group's title: its owner and admins (no actor: staff)."""
     if not thread.is_group:
         raise ValidationError({"title": "A direct thread has no title; only groups can be renamed."})
-    title = check_group_title(title)
     locked = _lock_for(thread, actor)
     if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
         raise PermissionDenied("Only the group's owner and admins may rename it.")
+    title = check_group_title(title)
     Thread.objects.filter(pk=thread.pk).update(title=title)
     thread.title = title
     events.thread_updated(thread)
@@ -360,7 +367,10 @@ def member_remove(*, thread: Thread, actor: AbstractBaseUser | None, user_id: in
     _check_group(thread)
     locked = _lock_for(thread, actor)
     target = _membership_of(thread, user_id)
-    if actor is not None and not can_remove_member(user=actor, role=locked["role"], target=target):
+    if actor is None:
+        if target.role == Role.OWNER:
+            raise ValidationError("Nobody removes a group's owner: make another member owner first.")
+    elif not can_remove_member(user=actor, role=locked["role"], target=target):
         raise PermissionDenied("You may not remove this member.")
     if locked["member_count"] <= 1:
         _delete_locked_threads([thread.pk])

@@ -8,8 +8,9 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.handlers.asgi import ASGIRequest
 from django.db import IntegrityError, connection, transaction
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -20,14 +21,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from accounts.services import log_out_everywhere
+from accounts.services import change_password, delete_account, log_out_everywhere
 
-from . import selectors, services
+from . import exports, selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
 from .permissions import IsMessageSender, can_list_threads_of
 from .serializers import (
+    AccountDeleteSerializer,
+    AccountExportSerializer,
+    AccountUpdateSerializer,
     HealthSerializer,
     MarkedSerializer,
     MemberAddSerializer,
@@ -36,6 +40,7 @@ from .serializers import (
     MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
+    PasswordChangeSerializer,
     PingSerializer,
     ReaderSerializer,
     ThreadCreateSerializer,
@@ -70,7 +75,13 @@ ID_PATTERN = r"[1-9][0-9]{0,17}"
         responses={201: UserSerializer},
         auth=[],
     ),
-    list=extend_schema(summary="Find people to talk to (active users, by username)"),
+    list=extend_schema(
+        summary="Find people to talk to (active users, by username or display name)",
+        description=(
+            "`search` matches the username, first name or last name, case-insensitively; with several words, "
+            "each must match. Deactivated accounts are never listed."
+        ),
+    ),
     retrieve=extend_schema(summary="One user"),
 )
 class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -78,7 +89,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
 
     lookup_value_regex = ID_PATTERN
     filter_backends = [BoundedSearchFilter]
-    search_fields = ["username"]
+    # Each search term is a word (the filter splits on spaces), so matching a
+    # display name ("first last", or the username) is matching one of these.
+    search_fields = ["username", "first_name", "last_name"]
 
     def get_queryset(self):
         return User.objects.filter(is_active=True).order_by("username", "id")
@@ -88,13 +101,20 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             return [AllowAny()]
         return [IsAuthenticated()]
 
+    # DELETE /me/ reads a body: the schema documents it (threads.schema).
+    deleting_with_body_actions = {"delete_me"}
+
     def get_throttles(self):
-        return [RegistrationThrottle()] if self.action == "create" else []
+        if self.action == "create":
+            return [RegistrationThrottle()]
+        if self.action in {"change_password", "delete_me"}:
+            return [TokenThrottle()]  # both check a password: guessing it is throttled as at /api/token/
+        return []
 
     def get_serializer_class(self):
         if self.action == "create":
             return UserRegistrationSerializer
-        if self.action == "me":
+        if self.action in {"me", "update_me"}:
             return UserSerializer
         return UserSummarySerializer
 
@@ -110,6 +130,74 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     @action(detail=False, methods=["get"])
     def me(self, request):
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Change the caller's email, first or last name (not the username)",
+        description="`display_name`, as others see the caller, follows the first and last name.",
+        request=AccountUpdateSerializer,
+        responses=UserSerializer,
+    )
+    @me.mapping.patch
+    def update_me(self, request):
+        serializer = AccountUpdateSerializer(request.user, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Delete the caller's account",
+        description=(
+            "Confirmed with the caller's password. The account is deactivated for good: it cannot log in, every "
+            "token stops working at once and every open WebSocket closes with 4401; its username becomes "
+            "`deleted-<id>` and its email and names are cleared. Its threads and messages stay for the people it "
+            "talked to, who see it as `deleted-<id>`; nobody can start a thread with it or add it to a group. "
+            "Throttled per client address like /api/token/."
+        ),
+        request=AccountDeleteSerializer,
+        responses={204: OpenApiResponse(description="Deleted.")},
+    )
+    @me.mapping.delete
+    def delete_me(self, request):
+        serializer = AccountDeleteSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        delete_account(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download the caller's own data as one JSON document",
+        description=(
+            "The account, every thread the caller is a member of (kind, title, all participants, the caller's "
+            "role and read state there: unread_count, last_read_message) and every message the caller sent. "
+            "Streamed (Content-Disposition: attachment): the server never holds all the messages at once."
+        ),
+        responses={200: OpenApiResponse(AccountExportSerializer, description="The document, streamed.")},
+    )
+    @action(detail=False, methods=["get"], url_path="me/export", url_name="export")
+    def export(self, request):
+        chunks = exports.export_chunks(request.user)
+        if isinstance(request._request, ASGIRequest):
+            chunks = exports.export_chunks_async(chunks)  # else Django reads a sync iterator whole first
+        response = StreamingHttpResponse(chunks, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="chat-export-{request.user.pk}.json"'
+        return response
+
+    @extend_schema(
+        summary="Change the caller's password",
+        description=(
+            "Django's password validators apply to the new one. Every session of the caller ends: all refresh "
+            "tokens are blacklisted (other devices are logged out), access tokens issued until now stop working, "
+            "and open WebSockets close with 4401. Log in again with the new password. "
+            "Throttled per client address like /api/token/."
+        ),
+        request=PasswordChangeSerializer,
+        responses={204: OpenApiResponse(description="Changed.")},
+    )
+    @action(detail=False, methods=["post"], url_path="me/password", url_name="change-password")
+    def change_password(self, request):
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        change_password(request.user, serializer.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Log out everywhere: end every session of the caller",

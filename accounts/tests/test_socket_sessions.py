@@ -37,11 +37,35 @@ def log_out_everywhere_over_the_api(user):
 
 
 @database_sync_to_async
+def change_password_over_the_api(user):
+    client = ContractAPIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    body = {"old_password": "correct horse battery", "new_password": "a brand new secret 77"}
+    assert client.post("/api/users/me/password/", body, format="json").status_code == 204
+
+
+@database_sync_to_async
+def delete_account_over_the_api(user):
+    client = ContractAPIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    assert client.delete("/api/users/me/", {"password": "correct horse battery"}, format="json").status_code == 204
+
+
+@database_sync_to_async
 def send(thread, sender, text):
     return services.message_create(thread=thread, sender=sender, text=text)
 
 
-@pytest.mark.parametrize("end", [change_password, deactivate, log_out_everywhere_over_the_api])
+@pytest.mark.parametrize(
+    "end",
+    [
+        change_password,
+        deactivate,
+        log_out_everywhere_over_the_api,
+        change_password_over_the_api,
+        delete_account_over_the_api,
+    ],
+)
 async def test_every_open_socket_of_the_user_closes_with_4401_and_others_stay(alice, bob, thread, end):
     phone, laptop, bobs = await connect_as(alice), await connect_as(alice), await connect_as(bob)
 

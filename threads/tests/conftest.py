@@ -80,3 +80,8 @@ def thread(alice, bob):
 @pytest.fixture
 def message_from_alice(thread, alice):
     return services.message_create(thread=thread, sender=alice, text="Hi Bob")
+
+
+def summary(user: User) -> dict:
+    """How the API shows `user` to others (no first or last name: the username)."""
+    return {"id": user.pk, "username": user.username, "display_name": user.get_full_name() or user.username}

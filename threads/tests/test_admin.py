@@ -424,3 +424,15 @@ def test_admin_cannot_overfill_a_group(admin_client, alice, bob, carol, make_use
     assert response.status_code == 200
     assert "full" in response.content.decode()
     assert group.memberships.count() == 3
+
+
+def test_admin_cannot_remove_a_groups_owner(admin_client, alice, bob):
+    group = services.group_create(owner=alice, title="Crew", members=[bob])
+
+    response = admin_client.post(thread_change(group), {
+        "title": "Crew", **membership_inline(group, rows={alice.pk: "DELETE"}), **existing_inline(group),
+    })
+
+    assert response.status_code == 200
+    assert "Nobody removes a group&#x27;s owner" in response.content.decode()
+    assert group.memberships.get(role="owner").user == alice

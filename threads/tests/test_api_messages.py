@@ -5,6 +5,7 @@ from django.test import override_settings
 
 from threads import services
 from threads.models import Message, Thread
+from threads.tests.conftest import summary
 
 
 def messages_url(thread, message=None):
@@ -20,7 +21,7 @@ def test_sending_a_message_returns_it_and_updates_the_thread(client_for, thread,
     assert set(body) == {"id", "thread", "sender", "text", "created", "is_read", "client_id"}
     assert body["client_id"] is None
     assert body["thread"] == thread.pk
-    assert body["sender"] == {"id": alice.pk, "username": "alice"}
+    assert body["sender"] == summary(alice)
     assert (body["text"], body["is_read"]) == ("Hello Bob", False)
     thread.refresh_from_db()
     assert thread.updated == Message.objects.get().created

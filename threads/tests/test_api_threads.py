@@ -2,6 +2,7 @@ import pytest
 
 from threads import services
 from threads.models import Message, Thread
+from threads.tests.conftest import summary
 
 
 def test_creating_a_thread_returns_201_then_200_with_the_same_thread(client_for, alice, bob):
@@ -11,7 +12,7 @@ def test_creating_a_thread_returns_201_then_200_with_the_same_thread(client_for,
     assert first.status_code == 201
     assert again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
-    assert first.json()["participants"] == [{"id": alice.pk, "username": "alice"}, {"id": bob.pk, "username": "bob"}]
+    assert first.json()["participants"] == [summary(alice), summary(bob)]
     assert first.json()["last_message"] is None
     assert first.json()["unread_count"] == 0
     assert Thread.objects.count() == 1
@@ -99,7 +100,7 @@ def test_thread_list_shows_only_my_threads_latest_activity_first(client_for, ali
     assert (first["kind"], first["title"], first["member_count"]) == ("direct", None, 2)
     assert first["unread_count"] == 2
     assert first["last_message"]["text"] == "bob again"
-    assert first["last_message"]["sender"] == {"id": bob.pk, "username": "bob"}
+    assert first["last_message"]["sender"] == summary(bob)
     assert first["updated"] == first["last_message"]["created"]
 
 

@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth.models import User
 
+from threads.tests.conftest import summary
+
 
 def register(client, **body):
     return client.post("/api/users/", body, format="json")
@@ -10,7 +12,10 @@ def test_registration_creates_a_user_and_never_returns_the_password(anonymous):
     response = register(anonymous, username="newbie", password="a long enough secret 42", email="n@example.com")
 
     assert response.status_code == 201
-    assert response.json() == {"id": response.json()["id"], "username": "newbie", "email": "n@example.com"}
+    assert response.json() == {
+        "id": response.json()["id"], "username": "newbie", "email": "n@example.com",
+        "first_name": "", "last_name": "", "display_name": "newbie",
+    }
     user = User.objects.get(username="newbie")
     assert user.check_password("a long enough secret 42")
     assert "a long enough secret 42" not in response.content.decode()
@@ -63,7 +68,7 @@ def test_user_search_lists_id_and_username_only(client_for, alice, bob, carol):
 
     assert response.status_code == 200
     assert response.json()["count"] == 1
-    assert response.json()["results"] == [{"id": bob.pk, "username": "bob"}]
+    assert response.json()["results"] == [summary(bob)]
 
 
 @pytest.mark.parametrize(
@@ -97,15 +102,17 @@ def test_user_list_without_search_is_paginated_and_hides_inactive_users(client_f
     body = client_for(alice).get("/api/users/?limit=1").json()
 
     assert body["count"] == 2
-    assert body["results"] == [{"id": alice.pk, "username": "alice"}]
+    assert body["results"] == [summary(alice)]
 
 
 def test_me_returns_the_caller(client_for, alice):
-    assert client_for(alice).get("/api/users/me/").json() == {"id": alice.pk, "username": "alice", "email": ""}
+    assert client_for(alice).get("/api/users/me/").json() == {
+        "id": alice.pk, "username": "alice", "email": "", "first_name": "", "last_name": "", "display_name": "alice",
+    }
 
 
 def test_a_user_can_be_looked_up_by_id(client_for, alice, bob):
-    assert client_for(alice).get(f"/api/users/{bob.pk}/").json() == {"id": bob.pk, "username": "bob"}
+    assert client_for(alice).get(f"/api/users/{bob.pk}/").json() == summary(bob)
     assert client_for(alice).get("/api/users/424242/").status_code == 404
 
 

@@ -5,8 +5,9 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
+from django.http import Http404
 from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -273,3 +274,72 @@ def test_owner_and_admin_leaving_at_once_leave_exactly_one_owner():
         assert list(group.memberships.values_list("user__username", "role")) == [("member", "owner")]
         group.refresh_from_db()
         assert group.member_count == 1
+
+
+def run_while_holding_the_lock(first, second):
+    """Run `first` in a transaction that stays open until `second`, in
+    another thread, has had a second to queue behind it for the thread's row
+    lock; then commit. Returns what either raised. (A `second` that had not
+    queued yet would only make the test pass vacuously, never fail wrongly.)"""
+    started, release = threading.Event(), threading.Event()
+    errors = []
+
+    def hold():
+        try:
+            with transaction.atomic():
+                first()
+                started.set()
+                release.wait(10)
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def wait_then_write():
+        try:
+            started.wait(10)
+            second()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=hold), threading.Thread(target=wait_then_write)]
+    for worker_thread in workers:
+        worker_thread.start()
+    started.wait(10)
+    release.wait(1.0)  # let `second` queue behind the lock
+    release.set()
+    for worker_thread in workers:
+        worker_thread.join(20)
+    return errors
+
+
+def test_a_mark_read_queued_behind_another_sees_the_position_it_left():
+    """On PostgreSQL a statement that waited for the lock sees other rows as
+    they were before it waited: the membership must be read after the lock."""
+    owner, reader = User.objects.create_user("owner"), User.objects.create_user("reader")
+    group = services.group_create(owner=owner, title="Crew", members=[reader])
+    first, second, _third = (services.message_create(thread=group, sender=owner, text=f"m{n}") for n in range(3))
+
+    errors = run_while_holding_the_lock(
+        lambda: services.message_mark_read(message=Message.objects.get(pk=second.pk), reader=reader),
+        lambda: services.message_mark_read(message=Message.objects.get(pk=first.pk), reader=reader),
+    )
+
+    assert not errors
+    assert_counters_exact(group)
+
+
+def test_a_member_removed_while_their_send_waits_cannot_post():
+    owner, member = User.objects.create_user("owner"), User.objects.create_user("member")
+    group = services.group_create(owner=owner, title="Crew", members=[member])
+
+    errors = run_while_holding_the_lock(
+        lambda: services.member_remove(thread=group, actor=owner, user_id=member.pk),
+        lambda: services.message_create(thread=group, sender=member, text="after removal"),
+    )
+
+    assert [type(error) for error in errors] == [Http404]
+    assert not Message.objects.filter(thread=group).exists()
+    assert_counters_exact(group)

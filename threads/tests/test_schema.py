@@ -14,6 +14,8 @@ OPERATIONS = {
     ("/api/token/", "post"), ("/api/token/refresh/", "post"), ("/api/token/verify/", "post"),
     ("/api/token/blacklist/", "post"),
     ("/api/users/", "get"), ("/api/users/", "post"), ("/api/users/{id}/", "get"), ("/api/users/me/", "get"),
+    ("/api/users/me/", "patch"), ("/api/users/me/", "delete"), ("/api/users/me/password/", "post"),
+    ("/api/users/me/export/", "get"),
     ("/api/users/me/logout_everywhere/", "post"),
     ("/api/threads/", "get"), ("/api/threads/", "post"), ("/api/threads/{id}/", "get"),
     ("/api/threads/{id}/", "patch"), ("/api/threads/{id}/", "delete"), ("/api/threads/{id}/mark_as_read/", "post"),

@@ -35,10 +35,15 @@ function keyOf(message) {
   return message.client_id ? `c:${message.client_id}` : `i:${message.id}`;
 }
 
+// How people are shown: their display name (first and last name), else the username.
+function nameOf(user) {
+  return user.display_name || user.username;
+}
+
 function threadName(thread) {
   if (thread.kind === "group") return thread.title || "Untitled group";
   const other = thread.participants.find((user) => user.id !== state.me.id);
-  return (other || thread.participants[0] || { username: "?" }).username;
+  return nameOf(other || thread.participants[0] || { username: "?" });
 }
 
 function conversation(threadId) {
@@ -145,7 +150,7 @@ function threadItem(thread) {
   const detailsId = `thread-${thread.id}-details`;
   let prefix = "";
   if (last && last.sender.id === state.me.id) prefix = "You: ";
-  else if (last && thread.kind === "group") prefix = `${last.sender.username}: `;
+  else if (last && thread.kind === "group") prefix = `${nameOf(last.sender)}: `;
   const excerpt = last ? `${prefix}${last.text}` : "No messages yet";
   return h(
     "li",
@@ -205,7 +210,7 @@ function messageElement(message, seenKey) {
     h(
       "div",
       { className: "meta" },
-      h("span", { className: "sender" }, mine ? "You" : message.sender.username),
+      h("span", { className: "sender" }, mine ? "You" : nameOf(message.sender)),
       " ",
       h("time", { datetime: message.created }, formatTime(created)),
     ),
@@ -757,7 +762,7 @@ function renderMembers() {
       return h(
         "li",
         { "data-user-id": membership.user.id },
-        h("span", { id: nameId, className: "member-name" }, membership.user.username),
+        h("span", { id: nameId, className: "member-name" }, nameOf(membership.user)),
         h("span", { className: "role" }, me ? ` (${membership.role}, you)` : ` (${membership.role})`),
         canRemove(membership)
           ? h("button", { type: "button", "aria-describedby": nameId, onclick: () => removeMember(membership.user) },
@@ -947,7 +952,7 @@ function onEvent(event) {
         state.typing.delete(event.thread);
         renderTyping();
       }, TYPING_SHOWN_MS);
-      state.typing.set(event.thread, { username: event.user.username, timer });
+      state.typing.set(event.thread, { username: nameOf(event.user), timer });
       renderTyping();
       break;
     }
