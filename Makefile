@@ -30,7 +30,7 @@ setup: $(BIN)/.installed .env
 # from FORWARDED_ALLOW_IPS (unset here: none).
 run: setup
 	UVICORN_PYTHON=$(BIN)/python scripts/serve.sh --host $(HOST) --port $(PORT) \
-		--reload --reload-dir threads --reload-dir chat_project --reload-dir accounts
+		--reload --reload-dir threads --reload-dir chat_project --reload-dir accounts --reload-dir webclient
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "threads",
     "accounts",
+    "webclient",
 ]
 
 MIDDLEWARE = [
@@ -172,8 +173,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's compressed manifest storage; also rewrites the web client's module imports.
+    "staticfiles": {"BACKEND": "webclient.storage.StaticFilesStorage"},
 }
+
+# The web client's credential: a session cookie no script can read and no
+# other site's request carries on a POST, plus CSRF tokens for writes.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # Production runs behind a proxy that terminates TLS and sets
 # X-Forwarded-Proto (README, "Production"). The proxy must overwrite that
@@ -197,6 +205,9 @@ if not DEBUG:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # The web client at / (same origin): Django's session cookie, with
+        # DRF's CSRF check on writes. Second, so a bearer token is tried first.
+        "webclient.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",

@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from webclient.views import SessionView, index
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/session/", SessionView.as_view(), name="session"),
     path("api/", include("threads.urls")),
+    path("", index, name="webclient"),
 ]
 
 # Errors raised outside DRF views (e.g. a bad Host header) still answer JSON under /api/.

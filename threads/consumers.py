@@ -10,13 +10,22 @@ one and catches up with `GET .../messages/?after=<last id>`. And at once, on
 every server process, when the user is deactivated, changes password or logs
 out everywhere (events.user_sessions_ended).
 
-Origins are not checked: the socket carries no cookie or other ambient
-credential, so a page on another site gains nothing without a token.
+Browsers on this site (the web client at /) may instead authenticate with
+Django's session cookie: when the handshake carries a logged-in session and an
+Origin header naming this same host, the socket is authenticated at once and
+`auth.ok` is its first frame. A cookie is sent whichever page opens the socket,
+so the Origin check is what keeps another site's page from using it; without a
+matching Origin the session is ignored and the first-frame token is required
+as before. Token authentication does not look at the Origin: a token is no
+ambient credential. Logging out (DELETE /api/session/) closes the session's
+sockets with 4401, in every tab; so does anything that ends the user's
+sessions, and a session from before a log-out everywhere is refused (4401).
 """
 
 import asyncio
 import json
 import time
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -27,6 +36,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import token_still_valid
+from webclient.auth import session_group, session_still_valid
 
 from . import events
 from .rendering import render_user_summary
@@ -43,14 +53,45 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.last_typing: dict[int, float] = {}  # thread id -> monotonic time of the last one sent on
         self.typing_times: list[float] = []  # the last second's typing notices, over all threads
         self.timers: list[asyncio.Task] = []
+        self.session_group = None
         await self.accept()
-        self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+        session_user = self.session_user()
+        if session_user is not None:
+            await self.authenticate_session(session_user)
+        else:
+            self.timers.append(asyncio.create_task(self.close_after(settings.CHAT_WS_AUTH_TIMEOUT)))
+
+    async def authenticate_session(self, user) -> None:
+        """Into the session's and the user's groups before the session is checked, as
+        for a token: a logout or a log-out everywhere sent meanwhile still closes it."""
+        self.session_group = session_group(self.scope["session"].session_key)
+        await self.channel_layer.group_add(self.session_group, self.channel_name)
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        if await database_sync_to_async(session_still_valid)(self.scope["session"], user):
+            await self.start(user, expires_at=None)
+            return
+        await self.channel_layer.group_discard(events.user_group(user.pk), self.channel_name)
+        await self.close(code=UNAUTHORIZED)  # logged in before a log-out everywhere
+
+    def session_user(self):
+        """The session cookie's active user (channels' AuthMiddleware, chat_project/asgi.py),
+        if the page that opened the socket is on this host; else None."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        headers = dict(self.scope.get("headers", []))
+        origin, host = headers.get(b"origin", b"").decode("latin1"), headers.get(b"host", b"").decode("latin1")
+        if not host or urlsplit(origin).netloc.lower() != host.lower():
+            return None
+        return user
 
     async def disconnect(self, code):
         for timer in self.timers:
             timer.cancel()
         if self.user is not None:
             await self.channel_layer.group_discard(events.user_group(self.user.pk), self.channel_name)
+        if self.session_group is not None:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
     async def close_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -112,10 +153,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if user is None:
             await self.close(code=UNAUTHORIZED)
             return
+        await self.start(user, expires_at=token["exp"])
+
+    async def start(self, user, expires_at: float | None) -> None:
+        """Authenticated: deliver the user's events; close when the token expires
+        (a session socket closes when the session or the user's sessions end: `session_end`)."""
         self.user = user
         for timer in self.timers:
             timer.cancel()
-        self.timers = [asyncio.create_task(self.close_after(max(0.0, token["exp"] - time.time())))]
+        self.timers = []
+        if expires_at is not None:
+            self.timers.append(asyncio.create_task(self.close_after(max(0.0, expires_at - time.time()))))
+        # Already there for a token (see authenticate); a no-op then.
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": render_user_summary(user)})
 
     @database_sync_to_async
@@ -161,12 +211,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # Events from the channel layer (threads/events.py).
 
     async def session_end(self, message):
-        """The user was deactivated, changed password or logged out everywhere (events.user_sessions_ended)."""
+        """The user was deactivated, changed password or logged out everywhere (events.user_sessions_ended),
+        or, sent to its session's group, the web client's session logged out (webclient.views.SessionView)."""
         await self.close(code=UNAUTHORIZED)
 
     async def chat_events(self, message):
         for event in message["events"]:
             await self.send_json(event)
+
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

@@ -4,6 +4,7 @@ errors it can answer, in the shapes `threads.exceptions` gives them."""
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.views import TokenViewBase
 
 
@@ -21,6 +22,14 @@ BAD_REQUEST = OpenApiResponse(
 )
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No valid access token (or, for /token/, bad credentials).")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Authenticated, but a rule forbids this to you.")
+# A write authenticated by the session cookie (the web client) without a valid CSRF token.
+CSRF_FAILED = OpenApiResponse(
+    ErrorSerializer, description="Session-authenticated write without a valid CSRF token (X-CSRFToken)."
+)
+FORBIDDEN_OR_CSRF = OpenApiResponse(
+    ErrorSerializer,
+    description="A rule forbids this to you, or a session-authenticated write failed the CSRF check.",
+)
 NOT_FOUND = OpenApiResponse(
     ErrorSerializer, description="No such thing, or not yours: a thread you are not in answers like a missing one."
 )
@@ -70,8 +79,12 @@ class ChatAutoSchema(AutoSchema):
         # JWT authentication answers 401 to a bad token even where none is required.
         if view.authentication_classes or isinstance(view, TokenViewBase):
             errors["401"] = UNAUTHORIZED
-        if getattr(view, "action", None) in getattr(view, "forbidding_actions", ()):
-            errors["403"] = FORBIDDEN
+        forbidding = getattr(view, "action", None) in getattr(view, "forbidding_actions", ())
+        csrf = self.method not in {"GET", "HEAD", "OPTIONS"} and any(
+            issubclass(auth, SessionAuthentication) for auth in view.authentication_classes
+        )
+        if forbidding or csrf:
+            errors["403"] = FORBIDDEN_OR_CSRF if forbidding and csrf else FORBIDDEN if forbidding else CSRF_FAILED
         if "{" in self.path:
             errors["404"] = NOT_FOUND
         if has_body:

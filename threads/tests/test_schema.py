@@ -27,6 +27,7 @@ OPERATIONS = {
     ("/api/threads/{thread_pk}/messages/{message_pk}/readers/", "get"),
     ("/api/threads/{thread_pk}/members/", "get"), ("/api/threads/{thread_pk}/members/", "post"),
     ("/api/threads/{thread_pk}/members/{id}/", "patch"), ("/api/threads/{thread_pk}/members/{id}/", "delete"),
+    ("/api/session/", "post"), ("/api/session/", "delete"),
 }
 
 
@@ -54,18 +55,21 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/api/threads/{thread_pk}/messages/", "post", {"200", "201", "400", "401", "404", "406", "413", "415", "429"}),
+        ("/api/threads/{thread_pk}/messages/", "post",
+         {"200", "201", "400", "401", "403", "404", "406", "413", "415", "429"}),
         (
             "/api/threads/{thread_pk}/messages/{id}/",
             "patch",
             {"200", "400", "401", "403", "404", "406", "413", "415", "429"},
         ),
-        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "404", "406", "429"}),
+        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406", "429"}),
         ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406", "429"}),
         ("/api/threads/", "get", {"200", "400", "401", "403", "406"}),
         ("/api/threads/{id}/", "get", {"200", "401", "404", "406"}),
         ("/api/token/", "post", {"200", "400", "401", "406", "413", "415", "429"}),
-        ("/api/users/", "post", {"201", "400", "401", "406", "413", "415", "429"}),
+        ("/api/users/", "post", {"201", "400", "401", "403", "406", "413", "415", "429"}),
+        ("/api/session/", "post", {"200", "400", "403", "406", "413", "415", "429"}),
+        ("/api/session/", "delete", {"204", "403", "406"}),
         ("/api/health/", "get", {"200", "406", "503"}),
         ("/api/threads/{id}/", "patch", {"200", "400", "401", "403", "404", "406", "413", "415", "429"}),
         ("/api/threads/{id}/", "delete", {"204", "401", "403", "404", "406", "429"}),
