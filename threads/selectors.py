@@ -220,9 +220,6 @@ def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
     return totals
 
 
-def thread_unread_counts(*, thread_id: int, user_ids=None) -> dict[int, int]:
-    """Each member's unread count in one thread (of `user_ids` only, if given)."""
-    members = Membership.objects.filter(thread_id=thread_id)
-    if user_ids is not None:
-        members = members.filter(user_id__in=user_ids)
-    return dict(members.values_list("user_id", "unread_count"))
+def thread_unread_counts(*, thread_id: int) -> dict[int, int]:
+    """Each member's unread count in one thread."""
+    return dict(Membership.objects.filter(thread_id=thread_id).values_list("user_id", "unread_count"))

@@ -4,7 +4,6 @@ other program: here the test itself, on the same Redis) ends the session."""
 
 import contextlib
 import json
-import subprocess
 import time
 
 import pytest
@@ -14,11 +13,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from threads import services
-from threads.tests.server import http, production_env, uvicorn_server
+from threads.tests.conftest import PASSWORD
+from threads.tests.server import http, production_env, redis_answering, uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "correct horse battery"
 # Redis database 3: apart from the other end-to-end test's (1) and from development's (0).
 REDIS_URL = "redis://127.0.0.1:6379/3"
 HTTPS = {"X-Forwarded-Proto": "https", "Content-Type": "application/json"}
@@ -26,9 +25,7 @@ HTTPS = {"X-Forwarded-Proto": "https", "Content-Type": "application/json"}
 
 @pytest.fixture(scope="module")
 def redis():
-    reply = subprocess.run(["redis-cli", "-u", REDIS_URL, "ping"], capture_output=True, text=True)
-    assert reply.stdout.strip() == "PONG", "Redis is not answering; run scripts/ensure-service.sh redis"
-    return REDIS_URL
+    return redis_answering(REDIS_URL)
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from threads import services
 from threads.tests.contract import ContractAPIClient
 
+# Every test user's password.
+PASSWORD = "correct horse battery"
+
 
 @pytest.fixture(autouse=True)
 def fresh_throttle_counts():
@@ -17,7 +20,7 @@ def fresh_throttle_counts():
 @pytest.fixture
 def make_user(db):
     def make(username: str, **extra) -> User:
-        return User.objects.create_user(username=username, password="correct horse battery", **extra)
+        return User.objects.create_user(username=username, password=PASSWORD, **extra)
 
     return make
 

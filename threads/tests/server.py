@@ -103,3 +103,11 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def redis_answering(url: str) -> str:
+    """`url` if Redis answers there (`make test` starts it with
+    scripts/ensure-service.sh redis); else the test fails, never skips."""
+    reply = subprocess.run(["redis-cli", "-u", url, "ping"], capture_output=True, text=True)
+    assert reply.stdout.strip() == "PONG", "Redis is not answering; run scripts/ensure-service.sh redis"
+    return url

@@ -16,14 +16,11 @@ test-artifacts/<test name>.png and names it in the failure report.
 
 import re
 import tempfile
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -33,24 +30,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from threads import services
 from threads.models import Message, Thread
+from threads.tests.chromium import start_chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server reads what the test commits
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-# Without the background-networking flags Chromium keeps reaching for Google's
-# services, and this machine's closed network refuses its connections.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1000",
-]
 WAIT_SECONDS = 10
 STAFF_USERNAME = "staff"
 STAFF_PASSWORD = "browser test password 7"
@@ -89,20 +72,8 @@ class ScreenshotOnFailure:
 @pytest.fixture(scope="module")
 def browser(request):
     """One headless Chromium for the module, with a fresh profile."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found. The admin browser test needs Debian's chromium and "
-            "chromium-driver: run scripts/install-debian.sh (CI runs it before the tests).",
-            pytrace=False,
-        )
     with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        driver = start_chromium(profile_dir=profile, flags=["--window-size=1280,1000"])
         driver.set_page_load_timeout(WAIT_SECONDS)
         screenshots = ScreenshotOnFailure(driver)
         request.config.pluginmanager.register(screenshots)

@@ -3,7 +3,6 @@ real WebSocket client on one and real HTTP requests to the other."""
 
 import contextlib
 import json
-import subprocess
 import time
 
 import pytest
@@ -13,11 +12,11 @@ from websockets.sync.client import connect
 
 from threads import services
 from threads.models import Message
-from threads.tests.server import http, production_env, uvicorn_server
+from threads.tests.conftest import PASSWORD
+from threads.tests.server import http, production_env, redis_answering, uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "correct horse battery"
 # Redis database 1, kept apart from anything a developer keeps in database 0.
 REDIS_URL = "redis://127.0.0.1:6379/1"
 HTTPS = {"X-Forwarded-Proto": "https"}
@@ -25,10 +24,7 @@ HTTPS = {"X-Forwarded-Proto": "https"}
 
 @pytest.fixture(scope="module")
 def redis():
-    """Redis must answer: `make test` starts it (scripts/ensure-service.sh redis)."""
-    reply = subprocess.run(["redis-cli", "-u", REDIS_URL, "ping"], capture_output=True, text=True)
-    assert reply.stdout.strip() == "PONG", "Redis is not answering; run scripts/ensure-service.sh redis"
-    return REDIS_URL
+    return redis_answering(REDIS_URL)
 
 
 @pytest.fixture

@@ -17,30 +17,19 @@ import time
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from threads.tests.chromium import start_chromium
 from threads.tests.server import PROJECT_ROOT, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Two browsers share a loaded machine: keep background tabs' timers and
-    # sockets running at full speed.
+# Two browsers share a loaded machine: keep background tabs' timers and
+# sockets running at full speed.
+FOREGROUND_FLAGS = [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
@@ -95,20 +84,8 @@ class AppServer:
 
 
 def new_browser(size=DESKTOP) -> tuple[WebDriver, tempfile.TemporaryDirectory]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found. The browser tests need Debian's chromium and "
-            "chromium-driver: run scripts/install-debian.sh (make test runs it first).",
-            pytrace=False,
-        )
     profile = tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*CHROMIUM_FLAGS, f"--window-size={size[0]},{size[1]}", f"--user-data-dir={profile.name}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(profile_dir=profile.name, flags=[*FOREGROUND_FLAGS, f"--window-size={size[0]},{size[1]}"])
     driver.set_page_load_timeout(60)
     return driver, profile
 
