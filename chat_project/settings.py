@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "threads",
     "accounts",
     "webclient",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -338,3 +339,21 @@ CHAT_GROUP_MAX_MEMBERS = env_int("CHAT_GROUP_MAX_MEMBERS", 100)
 CHAT_GROUP_PREVIEW_MEMBERS = 5
 # How many of a thread's newest messages its admin page shows inline.
 CHAT_ADMIN_INLINE_MESSAGES = 20
+
+# Webhooks (webhooks/, README "Webhooks"). Production sends only to https://
+# URLs on public addresses; CHAT_WEBHOOK_ALLOW_INSECURE also allows http:// and
+# private or loopback addresses (development, tests).
+CHAT_WEBHOOK_ALLOW_INSECURE = env_bool("CHAT_WEBHOOK_ALLOW_INSECURE", default=False)
+# Seconds an attempt may take (connect, and each read) before it counts as failed.
+CHAT_WEBHOOK_TIMEOUT_SECONDS = 10
+# Seconds to wait before each retry; the last one repeats (every 2 hours).
+CHAT_WEBHOOK_RETRY_DELAYS = [5, 30, 120, 600, 1200, 2400, 4800, 7200]
+# A delivery retries for this long after its first attempt, then gives up;
+# an endpoint whose every attempt failed for this long is disabled.
+CHAT_WEBHOOK_RETRY_FOR = timedelta(days=3)
+CHAT_WEBHOOK_DISABLE_AFTER = timedelta(days=3)
+# Seconds a worker holds a delivery it took; if the worker dies, another one
+# takes the delivery again after this. Longer than an attempt can take.
+CHAT_WEBHOOK_LEASE_SECONDS = env_int("CHAT_WEBHOOK_LEASE_SECONDS", 60)
+# How often (seconds) each process checks whether the endpoints changed (webhooks/endpoints.py).
+CHAT_WEBHOOK_ENDPOINTS_CHECK_SECONDS = 1.0

@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 # to queue, as they would on a server, without timing out.
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "20")
 os.environ.setdefault("DATABASE_POOL_TIMEOUT", "60")
+# Webhooks go only to public https:// addresses unless a test says otherwise
+# (whatever the developer's .env says).
+os.environ.setdefault("CHAT_WEBHOOK_ALLOW_INSECURE", "0")
 
 from .settings import *  # noqa: F403
 from .settings import BASE_DIR, CHAT_THROTTLE_RATES, DATABASES, STORAGES

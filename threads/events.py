@@ -22,6 +22,8 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from webhooks import hooks as webhook_hooks
+
 from . import selectors
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
@@ -39,8 +41,14 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
     """After the current transaction commits, build the deliveries and send them.
 
     Built after the commit, so that what they read (members, unread counts)
-    is what the commit left behind.
+    is what the commit left behind. When a webhook endpoint is active, they
+    are built now instead, at the end of the write, and its webhooks stored
+    in the same transaction (webhooks/hooks.py); no endpoint, no query.
     """
+    if webhook_hooks.wanted():
+        built = list(build())
+        webhook_hooks.store(built)
+        build = lambda: built  # noqa: E731
 
     def send() -> None:
         layer = get_channel_layer()
