@@ -94,5 +94,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Redeliver selected deliveries (same webhook-id, a new round of retries)")
     def redeliver(self, request, queryset):
-        count = delivery.redeliver(list(queryset.only("pk")))
+        count = delivery.redeliver(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} queued again.", messages.SUCCESS)

@@ -206,10 +206,10 @@ def disable(endpoint: WebhookEndpoint, *, at, reason: str) -> None:
 
 
 @transaction.atomic
-def redeliver(deliveries) -> int:
+def redeliver(*, delivery_ids: list[int]) -> int:
     """Staff: send these deliveries again, as a new round of retries, with the same webhook-id."""
     now = timezone.now()
-    return WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+    return WebhookDelivery.objects.filter(pk__in=delivery_ids).update(
         status=WebhookDelivery.Status.PENDING, next_attempt_at=now, round_started=now, round_attempts=0,
         delivered_at=None,
     )
