@@ -27,10 +27,15 @@ setup: $(BIN)/.installed .env
 
 # uvicorn serves HTTP and the WebSocket together, reloading when the code changes.
 # scripts/serve.sh is the production command: proxy headers are believed only
-# from FORWARDED_ALLOW_IPS (unset here: none).
+# from FORWARDED_ALLOW_IPS (unset here: none). One webhook worker runs beside
+# it in the background (it does not reload: restart `make run` after changing
+# webhooks/), and is stopped when the server stops (Ctrl-C).
 run: setup
+	$(BIN)/python manage.py webhooks_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	UVICORN_PYTHON=$(BIN)/python scripts/serve.sh --host $(HOST) --port $(PORT) \
-		--reload --reload-dir threads --reload-dir chat_project --reload-dir accounts --reload-dir webclient
+		--reload --reload-dir threads --reload-dir chat_project --reload-dir accounts --reload-dir webclient \
+		--reload-dir webhooks
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
