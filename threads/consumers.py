@@ -198,15 +198,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.last_typing[thread_id] = now
         # Looked up each time (at most one a thread every interval): members
         # come and go, and a removed member must stop reaching the others.
-        notice = {"type": "chat.events", "events": [events.typing(thread_id=thread_id, user=self.user)]}
-        for other in await self.other_members(thread_id):
+        typing = events.typing(thread_id=thread_id, user=self.user)
+        notice = {"type": "chat.events", "events": [typing]}
+        for other in await self.other_members(thread_id, typing):
             await self.channel_layer.group_send(events.user_group(other), notice)
 
     @database_sync_to_async
-    def other_members(self, thread_id: int) -> list[int]:
-        """The other members of the thread, or none if the user is not a member."""
+    def other_members(self, thread_id: int, typing: dict) -> list[int]:
+        """The other members of the thread, or none if the user is not a member
+        (and the typing notice's webhooks, if an endpoint wants them)."""
         members = member_ids_of_thread(thread_id=thread_id)
-        return [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
+        others = [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
+        events.typing_sent(typing, user_ids=others)
+        return others
 
     # Events from the channel layer (threads/events.py).
 

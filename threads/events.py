@@ -246,6 +246,13 @@ def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
     return {"type": "typing", "thread": thread_id, "user": render_user_summary(user)}
 
 
+def typing_sent(event: dict, *, user_ids: list[int]) -> None:
+    """The consumer sent a typing notice to these users: its webhooks, if an
+    endpoint is active (no transaction: nothing else is written)."""
+    if user_ids and webhook_hooks.wanted():
+        webhook_hooks.store([(user_id, event) for user_id in user_ids])
+
+
 def user_sessions_ended(user_id: int) -> None:
     """After the current transaction commits, close every open WebSocket of the
     user, on every server process (the consumer closes with 4401): the user

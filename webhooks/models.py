@@ -33,6 +33,7 @@ EVENT_TYPES = [
     "member.removed",
     "member.updated",
     "unread_count",
+    "typing",
 ]
 
 
