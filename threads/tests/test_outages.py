@@ -141,6 +141,47 @@ def test_a_redis_outage_fails_no_send_and_the_health_check_says_so(redis_proxy, 
     assert "not applied: the cache is unreachable" in log.read_text()
 
 
+def test_a_redis_outage_closes_open_sockets_and_catch_up_recovers_what_they_missed(
+    redis_proxy, conversation, tmp_path
+):
+    """What the README tells clients: an event that could not be published
+    is lost, but the outage also closes the sockets that would have carried
+    it, so a client that catches up after every reconnect misses nothing."""
+    from websockets.exceptions import ConnectionClosed, WebSocketException
+
+    from threads.tests.test_realtime_e2e import open_feed
+
+    _, thread = conversation
+    with uvicorn_server(server_env(redis_proxy), tmp_path / "server.log") as base:
+        token = login(base)
+        with open_feed(base, token) as feed:
+            assert send(base, token, thread.pk, "before")[0] == 201
+            before = json.loads(feed.recv(timeout=10))["message"]["id"]
+            redis_proxy.cut()
+            assert send(base, token, thread.pk, "during")[0] == 201
+
+            def read_until_closed():
+                while True:  # whatever was still on its way, then the close
+                    feed.recv(timeout=10)
+
+            with pytest.raises(ConnectionClosed):
+                read_until_closed()
+        redis_proxy.restore()
+
+        def reconnected() -> bool:  # as a client does, retrying until the server takes it
+            try:
+                with open_feed(base, token):
+                    return True
+            except (WebSocketException, EOFError, OSError):
+                return False
+
+        wait_for(reconnected)
+        status, _, body = http("GET", f"{base}/api/threads/{thread.pk}/messages/?after={before}",
+                               headers={**HTTPS, "Authorization": f"Bearer {token}"})
+    assert status == 200
+    assert [m["text"] for m in json.loads(body)["results"]] == ["during"]
+
+
 def test_an_unopenable_sqlite_database_is_a_503_not_a_500():
     """The same on SQLite, whose outage is a file that cannot be opened."""
     env = production_env(DATABASE_URL="sqlite:////nonexistent-directory/db.sqlite3", DJANGO_SECURE_SSL_REDIRECT="0")
