@@ -91,18 +91,21 @@ def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delive
     ]
 
 
-def message_created(message: Message, *, members: dict[int, tuple[int, int]]) -> None:
-    """To every member; the others also get their new unread counts.
-    `members`: each member's (unread count, read position) as the send left
-    them (the writer holds the thread's lock, so they are exact)."""
-    positions = {user_id: position for user_id, (_, position) in members.items()}
-    payload = {
-        "type": "message.created",
-        "message": render_message(message, positions if message.thread.is_group else None),
-    }
-    recipients = {user_id: unread for user_id, (unread, _) in members.items() if user_id != message.sender_id}
+def messages_created(messages: list[Message], *, members: dict[int, tuple[int, int]]) -> None:
+    """To every member, one `message.created` per message in order; then the
+    others get their new unread counts once. `members`: each member's (unread
+    count, read position) as the send left them (the writer holds the
+    thread's lock, so they are exact)."""
+    thread = messages[0].thread
+    positions = {user_id: position for user_id, (_, position) in members.items()} if thread.is_group else None
+    payloads = [{"type": "message.created", "message": render_message(message, positions)} for message in messages]
+    sender_id = messages[0].sender_id
+    recipients = {user_id: unread for user_id, (unread, _) in members.items() if user_id != sender_id}
     send_on_commit(
-        lambda: [*((user_id, payload) for user_id in members), *_unread_counts(message.thread_id, recipients)]
+        lambda: [
+            *((user_id, payload) for payload in payloads for user_id in members),
+            *_unread_counts(thread.pk, recipients),
+        ]
     )
 
 
