@@ -360,5 +360,8 @@ CHAT_WEBHOOK_DISABLE_AFTER = timedelta(days=3)
 # Seconds a worker holds a delivery it took; if the worker dies, another one
 # takes the delivery again after this. Longer than an attempt can take.
 CHAT_WEBHOOK_LEASE_SECONDS = env_int("CHAT_WEBHOOK_LEASE_SECONDS", 60)
+# Days delivered, failed and cancelled deliveries are kept (for the admin),
+# then deleted by the worker.
+CHAT_WEBHOOK_KEEP_DAYS = env_int("CHAT_WEBHOOK_KEEP_DAYS", 30)
 # How often (seconds) each process checks whether the endpoints changed (webhooks/endpoints.py).
 CHAT_WEBHOOK_ENDPOINTS_CHECK_SECONDS = 1.0

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -159,6 +160,12 @@ def record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, started, dur
     given up; the endpoint's failing streak, and disabling it."""
     attempt = WebhookAttempt.objects.create(delivery=delivery, started=started, duration_ms=duration_ms,
                                             status_code=status_code, error=error, address=address)
+    # As it is now, locked: a worker that outlived its lease may have
+    # delivered it meanwhile, and a delivered one stays delivered.
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status != WebhookDelivery.Status.PENDING:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=F("attempt_count") + 1)
+        return attempt
     delivery.attempt_count += 1
     delivery.round_attempts += 1
     delivery.last_status_code = status_code
@@ -215,6 +222,20 @@ def redeliver(*, delivery_ids: list[int]) -> int:
     )
 
 
+def prune(now=None, batch: int = 1000) -> int:
+    """Delete finished deliveries (and their attempts) older than
+    CHAT_WEBHOOK_KEEP_DAYS, a batch at a time; how many went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.CHAT_WEBHOOK_KEEP_DAYS)
+    finished = WebhookDelivery.objects.filter(created__lt=cutoff).exclude(status=WebhookDelivery.Status.PENDING)
+    removed = 0
+    while ids := list(finished.order_by("id").values_list("id", flat=True)[:batch]):
+        with transaction.atomic():
+            WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
+            removed += WebhookDelivery.objects.filter(pk__in=ids).delete()[1].get("webhooks.WebhookDelivery", 0)
+    return removed
+
+
 def run_due(limit: int | None = None) -> int:
     """Send every delivery due now (or `limit` of them); how many were tried."""
     done = 0
@@ -243,9 +264,14 @@ class Worker:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self) -> None:
+        next_prune = 0.0
         while self.running:
             close_old_connections()
             try:
+                if time.monotonic() >= next_prune:  # at start, then hourly
+                    next_prune = time.monotonic() + 3600
+                    if pruned := prune():
+                        logger.info("Pruned %d finished webhook deliveries", pruned)
                 delivery = claim()
                 if delivery is not None:
                     attempt(delivery)

@@ -267,3 +267,32 @@ def test_a_deactivated_or_deleted_endpoint_gets_nothing_more(thread, alice, rece
     assert delivery.run_due() == 3
     assert receiver.requests == []
     assert list(WebhookDelivery.objects.values_list("status", flat=True)) == ["cancelled", "cancelled"]
+
+
+def test_a_worker_that_outlived_its_lease_does_not_undo_a_delivery(thread, alice, receiver, endpoint):
+    services.message_create(thread=thread, sender=alice, text="x")
+    queued = WebhookDelivery.objects.filter(event_type="message.created").get()
+    WebhookDelivery.objects.exclude(pk=queued.pk).delete()
+    slow = delivery.claim()  # this worker stalls past its lease...
+    WebhookDelivery.objects.filter(pk=slow.pk).update(next_attempt_at=timezone.now())
+    fast = delivery.claim()  # ...another takes the delivery and delivers it
+    assert fast.pk == slow.pk == queued.pk
+    delivery.attempt(fast)
+    receiver.statuses = [500]
+    delivery.attempt(slow)  # the stalled one's late failure
+
+    queued.refresh_from_db()
+    assert queued.status == WebhookDelivery.Status.DELIVERED
+    assert queued.attempt_count == 2
+
+
+def test_finished_deliveries_are_pruned_after_the_keep_days(thread, alice, receiver, endpoint, settings):
+    services.message_create(thread=thread, sender=alice, text="x")
+    delivery.run_due()
+    services.message_create(thread=thread, sender=alice, text="pending")
+    later = timezone.now() + timedelta(days=settings.CHAT_WEBHOOK_KEEP_DAYS, seconds=1)
+
+    assert delivery.prune(now=timezone.now()) == 0
+    assert delivery.prune(now=later) == 2  # the two delivered; pending ones stay whatever their age
+    assert WebhookDelivery.objects.count() == 2
+    assert not WebhookDelivery.objects.exclude(status="pending").exists()
