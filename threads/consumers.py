@@ -209,7 +209,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         (and the typing notice's webhooks, if an endpoint wants them)."""
         members = member_ids_of_thread(thread_id=thread_id)
         others = [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
-        events.typing_sent(typing, user_ids=others)
+        events.sent_directly(typing, user_ids=others)
         return others
 
     # Events from the channel layer (threads/events.py).

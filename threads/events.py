@@ -249,9 +249,9 @@ def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
     return {"type": "typing", "thread": thread_id, "user": render_user_summary(user)}
 
 
-def typing_sent(event: dict, *, user_ids: list[int]) -> None:
-    """The consumer sent a typing notice to these users: its webhooks, if an
-    endpoint is active (no transaction: nothing else is written)."""
+def sent_directly(event: dict, *, user_ids: list[int]) -> None:
+    """An event that goes to these users without a write (a typing notice
+    from the consumer): its webhooks, if an endpoint is active."""
     if user_ids and webhook_hooks.wanted():
         webhook_hooks.store([(user_id, event) for user_id in user_ids])
 
