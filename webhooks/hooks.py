@@ -14,6 +14,7 @@ distinct event once, with the ids of the users it went to as `recipients`
 import json
 from collections.abc import Iterable
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 
 from threads.rendering import render_datetime
@@ -22,6 +23,7 @@ from . import endpoints
 from .models import EVENT_TYPES, WebhookDelivery
 
 _KNOWN = frozenset(EVENT_TYPES)
+OFFLINE = "message.created.offline"
 
 
 def wanted() -> bool:
@@ -78,3 +80,53 @@ def store(deliveries: Iterable[tuple[int, dict]]) -> list[WebhookDelivery]:
     if rows:
         WebhookDelivery.objects.bulk_create(rows)
     return rows
+
+
+def _muted_user_ids(thread_id: int, user_ids: list[int]) -> set[int] | None:
+    """Which of these members muted the thread; None while the codebase has
+    no muting (threads.Membership.muted)."""
+    from threads.models import Membership
+
+    try:
+        Membership._meta.get_field("muted")
+    except FieldDoesNotExist:
+        return None
+    return set(
+        Membership.objects.filter(thread_id=thread_id, user_id__in=user_ids, muted=True).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def offline_recipients(events: list[dict], *, thread_id: int, recipient_ids: Iterable[int]) -> None:
+    """`message.created.offline`: each new message again for each recipient
+    with no open WebSocket (threads.presence), for push or email, saying
+    whether they muted the thread. Costs nothing unless an endpoint wants
+    this type; then one presence lookup (Redis, no query), one query for the
+    mutes and one INSERT, whatever the number of recipients."""
+    subscribed = [endpoint for endpoint in endpoints.active() if endpoint.subscribes_to(OFFLINE)]
+    recipient_ids = list(recipient_ids)
+    if not subscribed or not recipient_ids:
+        return
+    from threads import presence
+
+    online = presence.users_online(recipient_ids)
+    offline = sorted(user_id for user_id in recipient_ids if user_id not in online)
+    if not offline:
+        return
+    muted = _muted_user_ids(thread_id, offline)
+    now = timezone.now()
+    rows = []
+    for event in events:
+        for user_id in offline:
+            data = {"message": event["message"], "recipient": user_id, "recipient_online": False}
+            if muted is not None:
+                data["muted"] = user_id in muted
+            data["recipients"] = [user_id]
+            body = payload(OFFLINE, data, at=now)
+            rows.extend(
+                WebhookDelivery(endpoint_id=endpoint.id, event_type=OFFLINE, payload=body, created=now,
+                                next_attempt_at=now, round_started=now)
+                for endpoint in subscribed
+            )
+    WebhookDelivery.objects.bulk_create(rows)
