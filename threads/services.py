@@ -163,7 +163,7 @@ def _lock_thread(thread: Thread) -> dict:
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
-        .values("kind", "updated", "last_message_id", "member_count")
+        .values("kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id")
         .first()
     )
     if row is None:
@@ -193,7 +193,7 @@ def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
         Thread.objects.select_for_update()
         .filter(pk=thread.pk, memberships__user_id=user.pk)
         .values(
-            "kind", "updated", "last_message_id", "member_count",
+            "kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
             role=F("memberships__role"), unread_count=F("memberships__unread_count"),
             last_read=F("memberships__last_read_message_id"),
         )
@@ -491,79 +491,144 @@ def messages_get_or_create(
     """Post `items` ((text, client_id) pairs) in order, all or nothing,
     except those `sender` already posted with the same client_id in
     `thread`: a retry gets the original message back as it is now, whatever
-    text it carries, and stores nothing twice.
+    text it carries, and stores nothing twice. A sender who is not (or no
+    longer) a member gets Http404 and nothing is stored.
 
     Each new message adds one to every other member's unread count and, in a
     group, moves the sender's read position to it (they have seen the
-    thread). One INSERT stores them all, whatever their number.
+    thread). Three statements whatever the batch's size (one INSERT for all
+    the messages); `thread` may be a bare `Thread(pk=...)`: its kind and the
+    fields a send changes are filled in from the rows.
     """
     check_message_batch(items)
-    # The lock makes concurrent sends take their timestamps (and ids) in
-    # commit order, so `updated` always equals the newest message's
-    # `created`, and serialises retries of one client_id: the second finds
-    # the first (the partial unique constraint message_unique_client_id is
-    # the last word). It also checks, under the lock, that the sender is a member.
-    locked = _lock_as_member(thread, sender)
-    client_ids = [client_id for _, client_id in items if client_id is not None]
-    existing: dict[uuid.UUID, Message] = {}
-    if client_ids:
-        for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=client_ids):
-            message.thread, message.sender = thread, sender  # no query to render them
-            existing[message.client_id] = message
-    created_at = timezone.now()
-    is_read = None if locked["kind"] == Thread.Kind.GROUP else False
-    new = [
-        Message(thread=thread, sender=sender, text=text, created=created_at, client_id=client_id, is_read=is_read)
-        for text, client_id in items
-        if client_id is None or client_id not in existing
-    ]
+    inserted = _insert_messages(thread, sender, items)
+    new = [message for message in inserted if message is not None]
     positions = None
     if new:
-        Message.objects.bulk_create(new)  # one INSERT; the ids come back (RETURNING)
         newest = new[-1]
         Thread.objects.filter(pk=thread.pk).update(
-            updated=created_at, message_count=F("message_count") + len(new), last_message=newest
+            updated=newest.created, message_count=F("message_count") + len(new), last_message=newest
         )
-        thread.updated, thread.last_message = created_at, newest
-        members = _count_sent_messages(thread, sender_id=sender.pk, sent=len(new), newest=newest)
+        members, is_group = _count_sent_messages(thread, sender_id=sender.pk, sent=len(new), newest=newest)
+        if sender.pk not in members:
+            # Removed while the request waited for the lock (the INSERT's
+            # membership check read the rows as they were before): undo all.
+            raise Http404("No thread with this id.")
+        thread.kind = Thread.Kind.GROUP if is_group else Thread.Kind.DIRECT
+        thread.updated, thread.last_message = newest.created, newest
+        for message in new:
+            message.is_read = None if is_group else False
         positions = {user_id: position for user_id, (_, position) in members.items()}
         events.messages_created(new, members=members)
-    fresh = iter(new)
-    created = [client_id is None or client_id not in existing for _, client_id in items]
+    missing = [client_id for message, (_, client_id) in zip(inserted, items, strict=True) if message is None]
+    existing: dict[uuid.UUID, Message] = {}
+    if missing:
+        if not new:
+            locked = _lock_as_member(thread, sender)  # every item a retry: still members only
+            thread.kind = locked["kind"]
+        for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=missing):
+            message.thread, message.sender = thread, sender  # no query to render them
+            existing[message.client_id] = message
     messages = [
-        next(fresh) if is_new else existing[client_id] for (_, client_id), is_new in zip(items, created, strict=True)
+        message or existing[client_id] for message, (_, client_id) in zip(inserted, items, strict=True)
     ]
-    return SentMessages(messages, created, positions)
+    return SentMessages(messages, [message is not None for message in inserted], positions)
+
+
+def _insert_messages(
+    thread: Thread, sender: AbstractBaseUser, items: list[tuple[str, uuid.UUID | None]]
+) -> list[Message | None]:
+    """Insert the items as `sender`'s messages in `thread` in one statement
+    that first takes the thread's row lock and checks that the sender is a
+    member; returns each item's new message, or None where none was stored:
+    its client_id was sent before (ON CONFLICT on message_unique_client_id),
+    or the thread is not the sender's (then every item is None).
+
+    The lock comes first, inside the INSERT (... SELECT FROM the thread FOR
+    UPDATE: PostgreSQL; on SQLite the IMMEDIATE transaction holds the write
+    lock), so concurrent sends take their ids and timestamps in commit
+    order: `created` is never before the thread's `updated`, as it was left
+    by the send ahead, and `updated` always equals the newest message's
+    `created`. It also serialises retries of one client_id.
+    """
+    postgres = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    text_type, uuid_type = ("text", "uuid") if postgres else ("text", "text")
+    rows, params = [], []
+    for index, (text, client_id) in enumerate(items):
+        rows.append(f"SELECT CAST(%s AS {text_type}) AS text, CAST(%s AS {uuid_type}) AS client_id, {index} AS ord")
+        params += [text, None if client_id is None else (client_id if postgres else client_id.hex)]
+    group = Thread.Kind.GROUP
+    sql = (
+        f"INSERT INTO {quote(Message._meta.db_table)} (thread_id, sender_id, text, created, client_id, is_read)"
+        f" SELECT t.id, %s, v.text, CASE WHEN t.updated > %s THEN t.updated ELSE %s END, v.client_id,"
+        f" CASE WHEN t.kind = '{group}' THEN NULL ELSE %s END"
+        f" FROM {quote(Thread._meta.db_table)} t CROSS JOIN ({' UNION ALL '.join(rows)}) v"
+        f" WHERE t.id = %s AND EXISTS (SELECT 1 FROM {quote(Membership._meta.db_table)} m"
+        "  WHERE m.thread_id = t.id AND m.user_id = %s)"
+        " ORDER BY v.ord"
+        + (" FOR UPDATE OF t" if postgres else "")
+        + " ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING"
+        " RETURNING id, client_id, created"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sender.pk, now, now, False, *params, thread.pk, sender.pk])
+        # RETURNING's order is not promised: ids follow the insertion order (ORDER BY ord).
+        returned = sorted(cursor.fetchall())
+    created_field = Message._meta.get_field("created")
+    converters = connection.ops.get_db_converters(created_field.get_col(Message._meta.db_table))
+    stored = {}
+    for pk, _, created in returned:
+        for converter in converters:
+            created = converter(created, created_field, connection)
+        stored[pk] = created
+    inserted_client_ids = {_as_uuid(client_id) for _, client_id, _ in returned if client_id is not None}
+    fresh = iter(sorted(stored))
+    result: list[Message | None] = []
+    for text, client_id in items:
+        if not returned or (client_id is not None and client_id not in inserted_client_ids):
+            result.append(None)
+            continue
+        pk = next(fresh)
+        message = Message(pk=pk, thread=thread, sender=sender, text=text, created=stored[pk], client_id=client_id)
+        message._state.adding, message._state.db = False, connection.alias
+        result.append(message)
+    return result
+
+
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def _count_sent_messages(
     thread: Thread, *, sender_id: int, sent: int, newest: Message
-) -> dict[int, tuple[int, int]]:
+) -> tuple[dict[int, tuple[int, int]], bool]:
     """`sent` more unread messages for every member but the sender, and the
     thread's new last activity on every member's row; in a group the
     sender's read position moves to `newest` (they have seen the thread:
-    nothing before it is unread for them). Returns every member's (unread
-    count, read position) as the statement left them (RETURNING: no second
-    query)."""
-    if thread.is_group:
-        sender_unread, sender_position, position_params = "0", "%s", [newest.pk]
-    else:
-        # Direct threads keep their per-message flags: the sender's own
-        # unread messages stay unread until marked.
-        sender_unread, sender_position, position_params = "unread_count", "last_read_message_id", []
+    nothing before it is unread for them). Direct threads keep their
+    per-message flags: the sender's own unread messages stay unread until
+    marked. Returns every member's (unread count, read position) as the
+    statement left them (RETURNING: no second query), and whether the
+    thread is a group (its memberships have no direct_slot)."""
     table = connection.ops.quote_name(Membership._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
-            f" unread_count = CASE WHEN user_id <> %s THEN unread_count + %s ELSE {sender_unread} END,"
-            f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
-            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id",
+            " unread_count = CASE WHEN user_id <> %s THEN unread_count + %s"
+            "  WHEN direct_slot IS NULL THEN 0 ELSE unread_count END,"
+            " last_read_message_id = CASE WHEN user_id = %s AND direct_slot IS NULL THEN %s"
+            "  ELSE last_read_message_id END"
+            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot",
             [
                 connection.ops.adapt_datetimefield_value(newest.created), sender_id, sent,
-                sender_id, *position_params, thread.pk,
+                sender_id, newest.pk, thread.pk,
             ],
         )
-        return {user_id: (unread, position) for user_id, unread, position in cursor.fetchall()}
+        rows = cursor.fetchall()
+    members = {user_id: (unread, position) for user_id, unread, position, _ in rows}
+    return members, any(slot is None for *_, slot in rows)
 
 
 @transaction.atomic
@@ -695,6 +760,7 @@ def messages_mark_read_by_ids(*, thread: Thread, reader: AbstractBaseUser, messa
     if not 1 <= len(wanted) <= limit:
         raise ValidationError({"message_ids": f"List 1 to {limit} message ids; got {len(wanted)}."})
     locked = _lock_as_member(thread, reader)
+    thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
     senders = dict(Message.objects.filter(thread_id=thread.pk, pk__in=wanted).values_list("pk", "sender_id"))
     not_here = [pk for pk in wanted if pk not in senders]
     own = [pk for pk in wanted if senders.get(pk) == reader.pk]
@@ -749,6 +815,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     is their unread count (exact under the same lock).
     """
     locked = _lock_as_member(thread, user)
+    thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
     newest = locked["last_message_id"] or 0
     if thread.is_group:
         marked = locked["unread_count"]
@@ -759,11 +826,17 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
     # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
     # and PostgreSQL both have it).
+    # "sent by the other participant", not "not sent by me": equality on
+    # both columns of message_unread_idx, so that the planner takes that
+    # partial index (O(unread)) even on a database never analysed, where
+    # SQLite would otherwise walk every message of the thread by
+    # message_thread_id_idx.
+    other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND NOT is_read AND sender_id <> %s RETURNING id",
-            [True, thread.pk, user.pk],
+            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND sender_id = %s AND NOT is_read RETURNING id",
+            [True, thread.pk, other_id],
         )
         marked_ids = sorted(row[0] for row in cursor.fetchall())
     if marked_ids or newest > locked["last_read"]:

@@ -1,7 +1,10 @@
 """HTTP only: parse the request, call a selector or a service, render.
 
 Thread access is checked in one place, `selectors.thread_get_for_user`, which
-every thread and message view calls before touching anything in a thread.
+every thread and message view calls before touching anything in a thread;
+except sending and marking a thread read, whose services check membership
+in the statement that locks the thread (`selectors.thread_for_write` only
+parses the id), with the same 404.
 """
 
 import logging
@@ -339,7 +342,7 @@ class ThreadViewSet(
     )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
-        thread = selectors.thread_get_for_user(user=request.user, thread_id=pk)
+        thread = selectors.thread_for_write(thread_id=pk)  # the service checks membership
         if request.data:
             serializer = MarkReadByIdsSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
@@ -401,12 +404,11 @@ class MessageViewSet(
     def get_queryset(self):
         return selectors.messages_for_thread(thread=self.get_thread())
 
-    def get_serializer_context(self, read_positions: dict[int, int] | None = None):
+    def get_serializer_context(self):
         context = super().get_serializer_context()
         if self.get_thread().is_group:
-            # A group message's read state comes from every member's position:
-            # one query per request, unless the caller has them (a send's RETURNING).
-            context["read_positions"] = read_positions or selectors.read_positions(thread_id=self.get_thread().pk)
+            # A group message's read state comes from every member's position: one query per request.
+            context["read_positions"] = selectors.read_positions(thread_id=self.get_thread().pk)
         return context
 
     def get_paginated_count(self) -> int:
@@ -454,16 +456,20 @@ class MessageViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
-        thread = self.get_thread()
         batch = isinstance(request.data, dict) and "messages" in request.data
         serializer = (MessageBatchSerializer if batch else MessageCreateSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data["messages"] if batch else [serializer.validated_data]
+        # The send checks membership in the statement that locks the thread.
+        thread = selectors.thread_for_write(thread_id=self.kwargs["thread_pk"])
         sent = services.messages_get_or_create(
             thread=thread, sender=request.user, items=[(item["text"], item.get("client_id")) for item in items]
         )
-        context = self.get_serializer_context(read_positions=sent.positions)
-        rendered = MessageSerializer(sent.messages, many=True, context=context).data
+        positions = None
+        if thread.is_group:
+            # From the send's own RETURNING; a batch of retries only reads them.
+            positions = sent.positions or selectors.read_positions(thread_id=thread.pk)
+        rendered = MessageSerializer(sent.messages, many=True, context={"read_positions": positions}).data
         return Response(
             rendered if batch else rendered[0],
             status=status.HTTP_201_CREATED if any(sent.created) else status.HTTP_200_OK,
