@@ -310,10 +310,11 @@ class MarkReadByIdsSerializer(serializers.Serializer):
 
     message_ids = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
         min_length=1,
         max_length=settings.CHAT_MARK_READ_MAX_IDS,
         help_text=f"1 to {settings.CHAT_MARK_READ_MAX_IDS} ids of messages others sent in this thread. "
-        "Without a body, everything is marked read.",
+        "Without them (no body, or {}), everything is marked read.",
     )
 
 

@@ -343,9 +343,9 @@ class ThreadViewSet(
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
         thread = selectors.thread_for_write(thread_id=pk)  # the service checks membership
-        if request.data:
-            serializer = MarkReadByIdsSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
+        serializer = MarkReadByIdsSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        if "message_ids" in serializer.validated_data:
             marked = services.messages_mark_read_by_ids(
                 thread=thread, reader=request.user, message_ids=serializer.validated_data["message_ids"]
             )
