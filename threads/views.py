@@ -343,7 +343,7 @@ class ThreadViewSet(
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
         thread = selectors.thread_for_write(thread_id=pk)  # the service checks membership
-        serializer = MarkReadByIdsSerializer(data=request.data or {})
+        serializer = MarkReadByIdsSerializer(data=request.data)  # no body: {}; JSON null: a 400
         serializer.is_valid(raise_exception=True)
         if "message_ids" in serializer.validated_data:
             marked = services.messages_mark_read_by_ids(
@@ -457,6 +457,8 @@ class MessageViewSet(
     )
     def create(self, request, *args, **kwargs):
         batch = isinstance(request.data, dict) and "messages" in request.data
+        if batch and "text" in request.data:
+            raise ValidationError({"messages": ['Send either "text" (one message) or "messages" (several), not both.']})
         serializer = (MessageBatchSerializer if batch else MessageCreateSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data["messages"] if batch else [serializer.validated_data]
