@@ -4,7 +4,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from threads import services
+from threads import presence, services
 from threads.tests.contract import ContractAPIClient
 
 # Every test user's password.
@@ -15,6 +15,14 @@ PASSWORD = "correct horse battery"
 def fresh_throttle_counts():
     """Throttles count in the cache; no test inherits another's requests."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence():
+    """Presence in this process's memory, empty: no test sees another's sockets."""
+    presence.reset(presence.Presence(presence.MemoryStore()))
+    yield
+    presence.reset()
 
 
 @pytest.fixture
