@@ -339,9 +339,10 @@ class Presence:
 
     OUTAGE_PAUSE = 5.0  # seconds without trying Redis after it failed
 
-    def __init__(self, store, clock=time.time):
+    def __init__(self, store, clock=time.time, send_events: bool = True):
         self.store = store
         self.clock = clock
+        self.send_events = send_events  # False: no presence events (other features' event tests)
         self.local: dict[int, set[str]] = {}  # this process's open sockets: user id -> channel names
         self.local_lock = threading.Lock()
         self.heartbeat_task: asyncio.Task | None = None
@@ -433,6 +434,8 @@ class Presence:
     async def announce(self, user_id: int) -> None:
         """The user's state changed: tell their contacts now, or at the end of
         the rate limit's window if it is still the news then."""
+        if not self.send_events:
+            return
         call = sync_to_async(self._call, thread_sensitive=False)
         state = (await sync_to_async(self.states, thread_sensitive=False)([user_id]))[user_id]
         decision, at = await call("gate", (SKIP, 0.0), user_id, state.is_online, self.clock(), event_interval())
