@@ -334,9 +334,11 @@ CHAT_TYPING_INTERVAL = 2.0
 # seconds after its process's last heartbeat (every CHAT_PRESENCE_HEARTBEAT
 # seconds), so a dead process's users are offline within the TTL; at most one
 # presence event per user every CHAT_PRESENCE_EVENT_INTERVAL seconds.
-CHAT_PRESENCE_TTL = 45.0
-CHAT_PRESENCE_HEARTBEAT = 15.0
-CHAT_PRESENCE_EVENT_INTERVAL = 10.0
+CHAT_PRESENCE_TTL = float(os.environ.get("CHAT_PRESENCE_TTL", "45"))
+CHAT_PRESENCE_HEARTBEAT = float(os.environ.get("CHAT_PRESENCE_HEARTBEAT", "15"))
+CHAT_PRESENCE_EVENT_INTERVAL = float(os.environ.get("CHAT_PRESENCE_EVENT_INTERVAL", "10"))
+if not 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL or CHAT_PRESENCE_EVENT_INTERVAL < 0:
+    raise ImproperlyConfigured("Presence needs 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL.")
 
 # Chat rules.
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 5000)

@@ -100,8 +100,8 @@ class MemoryStore:
         """Unregister a socket; True if that made the user go offline."""
         with self.lock:
             sockets = self.entries.get(user_id, {})
-            expires = sockets.pop(socket, None)
-            if expires is None or expires <= now or self._live(user_id, now):
+            # Gone already (swept: announced then), or other sockets still open.
+            if sockets.pop(socket, None) is None or self._live(user_id, now):
                 return False
             self.entries.pop(user_id, None)
             self.seen[user_id] = now
@@ -187,9 +187,7 @@ redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[2])) + 86400)
 return live == 0 and 1 or 0
 """
 REMOVE = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-if not score or tonumber(score) <= tonumber(ARGV[2]) then return 0 end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf') > 0 then return 0 end
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[1])

@@ -218,3 +218,14 @@ def test_the_rate_limit_is_shared_by_the_processes(redis_store, clock, announced
 
     assert announced == [(1, True)]
     assert len(first.deferrals + second.deferrals) == 1
+
+
+def test_a_socket_closing_after_its_entry_expired_unswept_still_goes_offline(store, clock, announced):
+    server = process(store, clock)
+    async_to_sync(server.socket_opened)(1, "socket")
+    clock.advance(TTL + 5)  # the process stalled: no heartbeat, and nobody swept
+
+    async_to_sync(server.socket_closed)(1, "socket")
+
+    assert announced == [(1, True), (1, False)]
+    assert server.states([1])[1] == presence.State(False, clock.now)
