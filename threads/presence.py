@@ -256,8 +256,12 @@ class RedisStore:
 
     def __init__(self, url: str, prefix: str = "chat:presence:"):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        # Short timeouts and no retries: with Redis down, presence answers
+        # "offline" at once (Presence._call) rather than hold up a request.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
         self.prefix = prefix
         self.users_key = prefix + "users"
         self.scripts = {
@@ -354,9 +358,8 @@ class Presence:
             return default
         try:
             return getattr(self.store, method)(*args)
-        except Exception:  # redis.RedisError, OSError: presence must never fail a request
-            logger.warning("Presence store unavailable (%s); pausing it for %ss", method, self.OUTAGE_PAUSE,
-                           exc_info=True)
+        except Exception as error:  # redis.RedisError, OSError: presence must never fail a request
+            logger.warning("Presence store unavailable (%s: %s); not used for %s s", method, error, self.OUTAGE_PAUSE)
             self.paused_until = time.monotonic() + self.OUTAGE_PAUSE
             return default
 
