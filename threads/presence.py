@@ -469,9 +469,15 @@ async def send_presence_event(user_id: int, state: State) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    deliveries = await database_sync_to_async(presence_deliveries)(user_id, state)
-    for group, message in deliveries.items():
-        await layer.group_send(group, message)
+    try:
+        deliveries = await database_sync_to_async(presence_deliveries)(user_id, state)
+        if hasattr(layer, "group_send_many"):
+            await layer.group_send_many(deliveries)  # Redis: contacts without a socket cost nothing more
+        else:
+            for group, message in deliveries.items():
+                await layer.group_send(group, message)
+    except Exception:  # best effort, as every event: never fails the socket that caused it
+        logger.exception("Presence event for user %s not sent", user_id)
 
 
 def presence_deliveries(user_id: int, state: State) -> dict[str, dict]:
