@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import selectors
+from . import presence, selectors
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
 
@@ -56,6 +56,7 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
             user_group(user_id): {"type": "chat.events", "events": events}
             for user_id, events in events_by_user.items()
         }
+        presence.annotate(messages)  # the users shown carry is_online and last_seen: one lookup for all
 
         async def send_all() -> None:
             if hasattr(layer, "group_send_many"):

@@ -235,3 +235,12 @@ def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
 def thread_unread_counts(*, thread_id: int) -> dict[int, int]:
     """Each member's unread count in one thread."""
     return dict(Membership.objects.filter(thread_id=thread_id).values_list("user_id", "unread_count"))
+
+
+def contact_ids(*, user_id: int) -> set[int]:
+    """Everyone who shares a thread (direct or group) with the user, not the
+    user: who hears of their presence (threads.presence). One query."""
+    threads = Membership.objects.filter(user_id=user_id).values("thread_id")
+    return set(
+        Membership.objects.filter(thread_id__in=threads).exclude(user_id=user_id).values_list("user_id", flat=True)
+    )

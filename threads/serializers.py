@@ -11,11 +11,14 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from accounts.services import check_new_username
 
+from . import presence
 from .models import Membership, Message, Thread
 from .rendering import (
+    UserSummary,
     display_name,
     render_membership,
     render_message,
@@ -60,9 +63,8 @@ class StrictIntegerField(serializers.IntegerField):
 # and a test holds each rendering equal to what the declared fields give.
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
-    """A user as others see them, wherever one appears (participants,
-    senders, members, readers, search results, events)."""
+class UserNameSerializer(serializers.ModelSerializer):
+    """A user's name as others see it: in the export (no presence there)."""
 
     display_name = serializers.SerializerMethodField(
         help_text="First and last name joined by a space, or the username when both are empty."
@@ -77,6 +79,39 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return render_user_summary(instance)
+
+
+class UserSummarySerializer(UserNameSerializer):
+    """A user as others see them, wherever one appears (participants,
+    senders, members, readers, search results, events), with their presence
+    (filled in for the whole response at once by threads.presence.annotate)."""
+
+    is_online = serializers.SerializerMethodField(
+        help_text="At least one of their WebSockets is open (on any server process)."
+    )
+    last_seen = serializers.SerializerMethodField(
+        help_text="When their last WebSocket closed; null while online or if never seen."
+    )
+
+    class Meta(UserNameSerializer.Meta):
+        fields = [*UserNameSerializer.Meta.fields, "is_online", "last_seen"]
+
+    def get_is_online(self, instance) -> bool:
+        return presence.states([instance.pk])[instance.pk].is_online
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_seen(self, instance):
+        return presence.render_time(presence.states([instance.pk])[instance.pk].last_seen)
+
+    @property
+    def data(self):
+        # One user at the top of a response (GET /api/users/<id>/): still a
+        # UserSummary, so that the renderer's presence.annotate finds it.
+        return UserSummaryData(super().data, serializer=self)
+
+
+class UserSummaryData(ReturnDict, UserSummary):
+    pass
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -215,7 +250,7 @@ class ExportThreadSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The caller's role in it.")
     joined = serializers.DateTimeField(help_text="When the caller became a member.")
-    participants = UserSummarySerializer(many=True, help_text="Every member, by joining order.")
+    participants = UserNameSerializer(many=True, help_text="Every member, by joining order.")
     unread_count = serializers.IntegerField(help_text="Messages from others the caller has not read there.")
     last_read_message = serializers.IntegerField(
         allow_null=True, help_text="The id of the newest message the caller has read there, or null."

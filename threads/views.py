@@ -32,7 +32,7 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.services import change_password, delete_account, log_out_everywhere
 
-from . import exports, selectors, services
+from . import exports, presence, selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
@@ -90,8 +90,16 @@ ID_PATTERN = r"[1-9][0-9]{0,17}"
         summary="Find people to talk to (active users, by username or display name)",
         description=(
             "`search` matches the username, first name or last name, case-insensitively; with several words, "
-            "each must match. Deactivated accounts are never listed."
+            "each must match. Deactivated accounts are never listed. `online=true` lists only the caller's "
+            "contacts (people who share a thread with them) who are online."
         ),
+        parameters=[
+            OpenApiParameter(
+                "online",
+                {"type": "string", "enum": ["true"]},
+                description="`true`: only the caller's contacts who are online now.",
+            )
+        ],
     ),
     retrieve=extend_schema(summary="One user"),
 )
@@ -105,7 +113,14 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     search_fields = ["username", "first_name", "last_name"]
 
     def get_queryset(self):
-        return User.objects.filter(is_active=True).order_by("username", "id")
+        users = User.objects.filter(is_active=True).order_by("username", "id")
+        if self.action == "list" and "online" in self.request.query_params:
+            if self.request.query_params["online"] != "true":
+                raise ValidationError({"online": ['The only value is "true".']})
+            # One query for the contacts, one presence lookup for all of them.
+            contacts = selectors.contact_ids(user_id=self.request.user.pk)
+            users = users.filter(pk__in=presence.users_online(contacts))
+        return users
 
     def get_permissions(self):
         if self.action == "create":

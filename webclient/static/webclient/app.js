@@ -46,6 +46,13 @@ function threadName(thread) {
   return nameOf(other || thread.participants[0] || { username: "?" });
 }
 
+// A direct thread's other participant is online (a group shows no dot).
+function otherOnline(thread) {
+  if (thread.kind === "group") return false;
+  const other = thread.participants.find((user) => user.id !== state.me.id);
+  return Boolean(other && other.is_online);
+}
+
 function conversation(threadId) {
   let conv = state.conversations.get(threadId);
   if (!conv) {
@@ -124,7 +131,7 @@ function renderThreads() {
     const last = thread.last_message;
     const signature = JSON.stringify([
       threadName(thread), thread.kind, thread.id === state.openId, thread.unread_count, thread.updated,
-      last && [last.id, last.text, last.sender.id], today,
+      last && [last.id, last.text, last.sender.id], today, otherOnline(thread),
     ]);
     const known = threadItems.get(thread.id);
     if (known && known.signature === signature) return known.element;
@@ -165,6 +172,7 @@ function threadItem(thread) {
         "aria-labelledby": nameId,
         "aria-describedby": detailsId,
         "aria-current": thread.id === state.openId ? "true" : false,
+        "data-online": otherOnline(thread) ? "true" : false, // the green dot (style.css)
         onclick: () => openThread(thread.id),
       },
       h("span", { id: nameId, className: "thread-name" }, threadName(thread)),
@@ -943,6 +951,16 @@ function onEvent(event) {
       if (event.member_count !== undefined) thread.member_count = event.member_count;
       if (state.members && state.members.threadId === event.thread) loadMembers(event.thread);
       if (state.openId === event.thread) renderConversation();
+      break;
+    }
+    case "presence": {
+      // Someone I share a thread with came online or went offline.
+      for (const thread of state.threads.values()) {
+        for (const user of thread.participants) {
+          if (user.id === event.user.id) Object.assign(user, { is_online: event.is_online, last_seen: event.last_seen });
+        }
+      }
+      renderThreads();
       break;
     }
     case "typing": {
