@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "threads",
     "accounts",
+    "safety",
     "webclient",
 ]
 

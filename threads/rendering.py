@@ -87,6 +87,7 @@ def render_thread(thread: Thread) -> dict:
         "updated": render_datetime(thread.updated),
         "last_message": last_message,
         "unread_count": thread.unread_count,
+        "muted": thread.muted,
     }
 
 

@@ -22,6 +22,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
 
+from safety import rules as safety_rules
+
 from . import events
 from .models import Membership, Message, Thread
 from .permissions import (
@@ -67,8 +69,14 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
             code="too_many_participants",
         )
     else:
-        other = User.objects.filter(pk=other_ids[0], is_active=True).first()
+        other = (
+            User.objects.filter(pk=other_ids[0], is_active=True)
+            .annotate(blocks_caller=safety_rules.blocks(OuterRef("pk"), user.pk))  # safety: same query
+            .first()
+        )
         if other is not None:
+            if other.blocks_caller:
+                raise PermissionDenied(safety_rules.CANT_MESSAGE)
             return other
         problem = ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
     # Keyed by the request field, so the API answers {"participants": [...]}.
@@ -102,12 +110,16 @@ def check_group_member_ids(*, owner: AbstractBaseUser, member_ids: Iterable[int]
                 code="too_many_members",
             )}
         )
-    found = {user.pk: user for user in User.objects.filter(pk__in=other_ids, is_active=True)}
+    candidates = User.objects.filter(pk__in=other_ids, is_active=True)
+    candidates = candidates.annotate(blocks_owner=safety_rules.blocks(OuterRef("pk"), owner.pk))  # safety
+    found = {user.pk: user for user in candidates}
     unknown = [pk for pk in other_ids if pk not in found]
     if unknown:
         raise ValidationError(
             {"participants": ValidationError(f"Unknown or inactive users: {_some(unknown)}.", code="unknown_user")}
         )
+    if any(user.blocks_owner for user in found.values()):
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     return [found[pk] for pk in other_ids]
 
 
@@ -132,7 +144,7 @@ def _some(ids: list[int]) -> str:
 # Locks.
 
 
-def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> dict:
+def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None, blocks: bool = False) -> dict:
     """Take the thread's row lock (before any of its messages' or members',
     as every write does); return its row as it stands under the lock and,
     with `member`, that user's membership (`role`, `unread_count`,
@@ -143,12 +155,10 @@ def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> d
     but that row as it was when the statement began, so a membership read
     alongside the lock could be one that a write ahead of it has changed.
     """
-    row = (
-        Thread.objects.select_for_update(of=("self",))
-        .filter(pk=thread.pk)
-        .values("kind", "updated", "last_message_id", "member_count")
-        .first()
-    )
+    locking = Thread.objects.select_for_update(of=("self",)).filter(pk=thread.pk)
+    if blocks:  # safety: with `blocks`, also `blocker` (direct threads), read by the same statement
+        locking = locking.annotate(blocker=safety_rules.direct_blocker())
+    row = locking.values("kind", "updated", "last_message_id", "member_count", *(["blocker"] if blocks else [])).first()
     if row is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
     if member is not None:
@@ -168,11 +178,11 @@ def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
     return _lock_thread(thread) if actor is None else _lock_as_member(thread, actor)
 
 
-def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
+def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = False) -> dict:
     """Lock the thread for a write by `user`, who must (still) be a member:
     someone who is not, or was removed while their request waited, gets the
     same 404 as for a thread that does not exist."""
-    locked = _lock_thread(thread, member=user)
+    locked = _lock_thread(thread, member=user, blocks=blocks)
     if locked["role"] is None:
         raise Http404("No thread with this id.")
     return locked
@@ -310,9 +320,14 @@ def member_add(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) 
     locked = _lock_for(thread, actor)
     if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
         raise PermissionDenied("Only the group's owner and admins may add members.")
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    candidates = User.objects.filter(pk=user_id, is_active=True)
+    if actor is not None:  # safety: nobody adds someone who blocks them (same query)
+        candidates = candidates.annotate(blocks_actor=safety_rules.blocks(OuterRef("pk"), actor.pk))
+    user = candidates.first()
     if user is None:
         raise ValidationError({"user": ValidationError(f"User {user_id} does not exist.", code="unknown_user")})
+    if actor is not None and user.blocks_actor:
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     if Membership.objects.filter(thread=thread, user=user).exists():
         raise ValidationError({"user": ValidationError(f"{user.username} is already a member.", code="already_member")})
     limit = settings.CHAT_GROUP_MAX_MEMBERS
@@ -429,7 +444,9 @@ def message_get_or_create(
     # commit order, so `updated` always equals the newest message's
     # `created`, and serialises retries of one client_id: the second finds
     # the first. It also checks, under the lock, that the sender is a member.
-    _lock_as_member(thread, sender)
+    locked = _lock_as_member(thread, sender, blocks=True)
+    if locked["blocker"] is not None:  # safety: a block either way closes a direct thread
+        raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
     if client_id is not None:
         existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if existing is not None:
@@ -452,18 +469,19 @@ def message_get_or_create(
         updated=message.created, message_count=F("message_count") + 1, last_message=message
     )
     thread.updated, thread.last_message = message.created, message
-    members = _count_sent_message(message)
-    events.message_created(message, members=members)
+    members, hidden_from = _count_sent_message(message)
+    events.message_created(message, members=members, hidden_from=hidden_from)
     return message, True
 
 
-def _count_sent_message(message: Message) -> dict[int, tuple[int, int]]:
+def _count_sent_message(message: Message) -> tuple[dict[int, tuple[int, int]], set[int]]:
     """One more unread message for every member but the sender, and the
     thread's new last activity on every member's row; in a group the
     sender's read position moves to the message (they have seen the thread:
     nothing before it is unread for them). Returns every member's (unread
     count, read position) as the statement left them (RETURNING: no second
-    query)."""
+    query), and (safety) the members who block the sender: their count stays
+    as it was and they get no event."""
     if message.thread.is_group:
         sender_unread, sender_position = "0", "%s"
         params = [message.created, message.sender_id, message.sender_id, message.pk, message.thread_id]
@@ -474,15 +492,20 @@ def _count_sent_message(message: Message) -> dict[int, tuple[int, int]]:
         params = [message.created, message.sender_id, message.sender_id, message.thread_id]
     table = connection.ops.quote_name(Membership._meta.db_table)
     params[0] = connection.ops.adapt_datetimefield_value(params[0])
+    blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
+    params[2:2] = [message.sender_id]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
-            f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} ELSE unread_count + 1 END,"
+            f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} WHEN {blocks_sender} THEN unread_count"
+            " ELSE unread_count + 1 END,"
             f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
-            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id",
-            params,
+            f" WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id,"
+            f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
+            [*params, message.sender_id],
         )
-        return {user_id: (unread, position) for user_id, unread, position in cursor.fetchall()}
+        rows = cursor.fetchall()
+    return {user_id: (unread, position) for user_id, unread, position, _ in rows}, {row[0] for row in rows if row[3]}
 
 
 @transaction.atomic
@@ -539,6 +562,7 @@ def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) ->
     unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
     if thread.is_group:
         unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
+        unread_for_member = unread_for_member.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))
     else:
         unread_for_member = unread_for_member.filter(is_read=False)
     gone = unread_for_member.order_by().values("thread").annotate(n=Count("id")).values("n")
@@ -590,6 +614,7 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
             marked = (
                 Message.objects.filter(thread=thread, pk__gt=locked["last_read"], pk__lte=message.pk)
                 .exclude(sender=reader)
+                .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
                 .count()
             )
             _move_position(thread.pk, reader.pk, to=message.pk, unread_count=_decrement("unread_count", marked))
@@ -717,7 +742,12 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")
     for kind, unread_of_kind in (
         (Thread.Kind.DIRECT, unread.filter(is_read=False)),
-        (Thread.Kind.GROUP, unread.filter(pk__gt=OuterRef("last_read_message_id"))),
+        (
+            Thread.Kind.GROUP,
+            unread.filter(pk__gt=OuterRef("last_read_message_id")).exclude(
+                safety_rules.hidden_from(OuterRef(OuterRef("user_id")))  # safety: never counted
+            ),
+        ),
     ):
         of_kind = Membership.objects.filter(thread_id__in=[pk for pk, k in locked.items() if k == kind])
         off = of_kind.annotate(actual=Coalesce(Subquery(unread_of_kind), 0)).exclude(unread_count=F("actual"))
