@@ -16,6 +16,7 @@ from threads.tests.conftest import (  # noqa: F401
 
 
 @pytest.fixture
-def group(alice, bob, carol):
+def group(request):
     """alice owns it, bob and carol are members."""
-    return services.group_create(owner=alice, title="Crew", members=[bob, carol])
+    owner, *members = (request.getfixturevalue(name) for name in ("alice", "bob", "carol"))
+    return services.group_create(owner=owner, title="Crew", members=members)
