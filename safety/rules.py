@@ -3,7 +3,7 @@ and events to fold into the statements they already run (no query of their
 own). Imports only models, so `threads` can import it freely."""
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, IntegerField, OuterRef, Q, Subquery, Value
 
 from .models import Block
 
@@ -27,12 +27,13 @@ def hidden_from(viewer) -> Exists:
     )
 
 
-def direct_blocker() -> Subquery:
-    """For a Thread queryset: in a direct thread, the id of a participant who
-    blocks the other (null if neither does; always null in groups)."""
-    pair = Q(blocker_id=OuterRef("user_low_id"), blocked_id=OuterRef("user_high_id")) | Q(
-        blocker_id=OuterRef("user_high_id"), blocked_id=OuterRef("user_low_id")
-    )
+def direct_blocker(thread) -> Subquery | Value:
+    """For an annotation: in the direct `thread`, the id of a participant who
+    blocks the other (null if neither does); always null in a group."""
+    low, high = thread.user_low_id, thread.user_high_id
+    if low is None:
+        return Value(None, output_field=IntegerField())
+    pair = Q(blocker_id=low, blocked_id=high) | Q(blocker_id=high, blocked_id=low)
     return Subquery(Block.objects.filter(pair).order_by().values("blocker_id")[:1])
 
 

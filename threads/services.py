@@ -148,28 +148,33 @@ def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None, bloc
     """Take the thread's row lock (before any of its messages' or members',
     as every write does); return its row as it stands under the lock and,
     with `member`, that user's membership (`role`, `unread_count`,
-    `last_read`: None when they are not a member).
+    `last_read`: None when they are not a member), and with `blocks` too
+    (safety) `blocker`: in a direct thread, the id of a participant who
+    blocks the other, or None.
 
     The membership is read by a second statement, after the lock is held:
     on PostgreSQL a statement that waited for a row lock sees everything
     but that row as it was when the statement began, so a membership read
     alongside the lock could be one that a write ahead of it has changed.
     """
-    locking = Thread.objects.select_for_update(of=("self",)).filter(pk=thread.pk)
-    if blocks:  # safety: with `blocks`, also `blocker` (direct threads), read by the same statement
-        locking = locking.annotate(blocker=safety_rules.direct_blocker())
-    row = locking.values("kind", "updated", "last_message_id", "member_count", *(["blocker"] if blocks else [])).first()
+    row = (
+        Thread.objects.select_for_update(of=("self",))
+        .filter(pk=thread.pk)
+        .values("kind", "updated", "last_message_id", "member_count")
+        .first()
+    )
     if row is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
     if member is not None:
-        mine = (
-            Membership.objects.filter(thread_id=thread.pk, user_id=member.pk)
-            .values("role", "unread_count", "last_read_message_id")
-            .first()
-        )
+        mine = Membership.objects.filter(thread_id=thread.pk, user_id=member.pk)
+        if blocks:  # safety: also `blocker`, read by the same statement (after the lock, see above)
+            mine = mine.annotate(blocker=safety_rules.direct_blocker(thread))
+        mine = mine.values("role", "unread_count", "last_read_message_id", *(["blocker"] if blocks else [])).first()
         row["role"], row["unread_count"], row["last_read"] = (
             (mine["role"], mine["unread_count"], mine["last_read_message_id"]) if mine else (None, None, None)
         )
+        if blocks:
+            row["blocker"] = mine["blocker"] if mine else None
     return row
 
 
@@ -560,9 +565,10 @@ def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) ->
     """Delete these messages of a thread whose row the caller has locked."""
     # Before the rows go: each member loses the doomed messages that were unread for them.
     unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
+    # safety: a message hidden from a member (they block its sender) was never unread for them.
+    unread_for_member = unread_for_member.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))
     if thread.is_group:
         unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
-        unread_for_member = unread_for_member.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))
     else:
         unread_for_member = unread_for_member.filter(is_read=False)
     gone = unread_for_member.order_by().values("thread").annotate(n=Count("id")).values("n")
@@ -739,15 +745,11 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     )
 
     unread = Message.objects.filter(thread=OuterRef("thread_id")).exclude(sender_id=OuterRef("user_id"))
+    unread = unread.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))  # safety: never counted
     unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")
     for kind, unread_of_kind in (
         (Thread.Kind.DIRECT, unread.filter(is_read=False)),
-        (
-            Thread.Kind.GROUP,
-            unread.filter(pk__gt=OuterRef("last_read_message_id")).exclude(
-                safety_rules.hidden_from(OuterRef(OuterRef("user_id")))  # safety: never counted
-            ),
-        ),
+        (Thread.Kind.GROUP, unread.filter(pk__gt=OuterRef("last_read_message_id"))),
     ):
         of_kind = Membership.objects.filter(thread_id__in=[pk for pk, k in locked.items() if k == kind])
         off = of_kind.annotate(actual=Coalesce(Subquery(unread_of_kind), 0)).exclude(unread_count=F("actual"))
