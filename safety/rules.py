@@ -27,6 +27,17 @@ def hidden_from(viewer) -> Exists:
     )
 
 
+def last_message_hidden(viewer) -> Exists:
+    """For a Thread queryset: its last message is hidden from `viewer` (see `hidden_from`)."""
+    return Exists(
+        Block.objects.filter(
+            blocker_id=viewer,
+            blocked_id=OuterRef("last_message__sender_id"),
+            created__lte=OuterRef("last_message__created"),
+        )
+    )
+
+
 def direct_blocker(thread) -> Subquery | Value:
     """For an annotation: in the direct `thread`, the id of a participant who
     blocks the other (null if neither does); always null in a group."""

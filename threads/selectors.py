@@ -92,6 +92,8 @@ def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
         threads_visible_to(user=user)
         .select_related("user_low", "user_high", "last_message__sender")
         .only(*THREAD_LIST_FIELDS)
+        # safety: a group's last message from someone the user blocks, sent since, is not shown.
+        .annotate(last_message_hidden=safety_rules.last_message_hidden(user.pk))
         # The caller's own copy of `updated`: their membership index's order.
         .order_by("-mine__thread_updated", "-mine__thread_id")
     )

@@ -180,3 +180,18 @@ def test_a_deactivated_user_can_be_unblocked_but_not_newly_blocked(client_for, a
     assert client_for(alice).get("/api/users/blocked/").json()["count"] == 1
     assert client_for(alice).delete(f"/api/users/{bob.pk}/block/").status_code == 204
     assert client_for(alice).post(f"/api/users/{bob.pk}/block/").status_code == 404
+
+
+def test_a_groups_last_message_from_a_blocked_user_is_not_shown_in_the_thread_list(
+    client_for, alice, bob, carol, group
+):
+    block(client_for, alice, bob)
+    services.message_create(thread=group, sender=bob, text="hidden")
+
+    [listed] = client_for(alice).get("/api/threads/").json()["results"]
+    assert (listed["id"], listed["last_message"]) == (group.pk, None)
+    assert client_for(alice).get(f"/api/threads/{group.pk}/").json()["last_message"] is None
+    assert client_for(carol).get(f"/api/threads/{group.pk}/").json()["last_message"]["text"] == "hidden"
+
+    services.message_create(thread=group, sender=carol, text="visible")
+    assert client_for(alice).get(f"/api/threads/{group.pk}/").json()["last_message"]["text"] == "visible"
