@@ -81,6 +81,10 @@ parameters = {{ "path.thread_pk" = {group}, "path.id" = {peer} }}
 [[operations]]
 include-path-regex = '/messages/[{{]id[}}]/mark_as_read/$'
 parameters = {{ "path.thread_pk" = {thread}, "path.id" = {received} }}
+
+[[operations]]
+include-path-regex = '/messages/[{{]id[}}]/report/$'
+parameters = {{ "path.thread_pk" = {thread}, "path.id" = {received} }}
 """
 
 
