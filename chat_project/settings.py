@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
 CHAT_THROTTLE_RATES = {
     "token": os.environ.get("CHAT_THROTTLE_TOKEN", "20/minute"),
     "register": os.environ.get("CHAT_THROTTLE_REGISTER", "10/hour"),
-    "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "60/minute"),
+    "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "120/minute"),
     "message_edit": os.environ.get("CHAT_THROTTLE_MESSAGE_EDIT", "30/minute"),
     "delete": os.environ.get("CHAT_THROTTLE_DELETE", "30/minute"),
     "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
@@ -271,9 +271,10 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 
-# Biggest request body Django reads (form or JSON); larger is a 413. A message
-# is at most CHAT_MESSAGE_MAX_LENGTH characters: 256 KB leaves ample room.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Biggest request body Django reads (form or JSON); larger is a 413. A batch
+# send is at most CHAT_MESSAGE_BATCH_MAX messages of CHAT_MESSAGE_MAX_LENGTH
+# characters (100 x 5,000 by default): 3 MB holds that in plain JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 15)),
@@ -333,6 +334,10 @@ CHAT_TYPING_INTERVAL = 2.0
 
 # Chat rules.
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 5000)
+# One request sends at most this many messages ({"messages": [...]}) and
+# marks at most CHAT_MARK_READ_MAX_IDS messages read by id.
+CHAT_MESSAGE_BATCH_MAX = 100
+CHAT_MARK_READ_MAX_IDS = 500
 # The most members a group thread may have, its owner included.
 CHAT_GROUP_MAX_MEMBERS = env_int("CHAT_GROUP_MAX_MEMBERS", 100)
 # How many members a group's representation previews (the full list is /members/).

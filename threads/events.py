@@ -85,28 +85,28 @@ def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delive
     ]
 
 
-def message_created(
-    message: Message, *, members: dict[int, tuple[int, int]], hidden_from: Iterable[int] = ()
+def messages_created(
+    messages: list[Message], *, members: dict[int, tuple[int, int]], hidden_from: Iterable[int] = ()
 ) -> None:
-    """To every member; the others also get their new unread counts.
-    `members`: each member's (unread count, read position) as the send left
-    them (the writer holds the thread's lock, so they are exact);
-    `hidden_from`: members who block the sender, who get nothing (safety)."""
-    positions = {user_id: position for user_id, (_, position) in members.items()}
-    payload = {
-        "type": "message.created",
-        "message": render_message(message, positions if message.thread.is_group else None),
-    }
+    """To every member, one `message.created` per message in order; then the
+    others get their new unread counts once. `members`: each member's (unread
+    count, read position) as the send left them (the writer holds the
+    thread's lock, so they are exact); `hidden_from`: members who block the
+    sender, who get nothing (safety)."""
+    thread = messages[0].thread
+    positions = {user_id: position for user_id, (_, position) in members.items()} if thread.is_group else None
+    payloads = [{"type": "message.created", "message": render_message(message, positions)} for message in messages]
+    sender_id = messages[0].sender_id
     hidden_from = set(hidden_from)
     recipients = {
         user_id: unread
         for user_id, (unread, _) in members.items()
-        if user_id != message.sender_id and user_id not in hidden_from
+        if user_id != sender_id and user_id not in hidden_from
     }
     send_on_commit(
         lambda: [
-            *((user_id, payload) for user_id in members if user_id not in hidden_from),
-            *_unread_counts(message.thread_id, recipients),
+            *((user_id, payload) for payload in payloads for user_id in members if user_id not in hidden_from),
+            *_unread_counts(thread.pk, recipients),
         ]
     )
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.services import check_new_username
@@ -292,6 +293,30 @@ class MessageCreateSerializer(MessageTextSerializer):
     )
 
 
+class MessageBatchSerializer(serializers.Serializer):
+    """The body of sending several messages at once (a client's offline queue)."""
+
+    messages = serializers.ListField(
+        child=MessageCreateSerializer(),
+        min_length=1,
+        max_length=settings.CHAT_MESSAGE_BATCH_MAX,
+        help_text=f"1 to {settings.CHAT_MESSAGE_BATCH_MAX} messages, stored in this order, all or none. "
+        "An item whose client_id was sent before is answered with the original.",
+    )
+
+
+class MarkReadByIdsSerializer(serializers.Serializer):
+    """The optional body of marking a thread read: exactly these messages."""
+
+    message_ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=settings.CHAT_MARK_READ_MAX_IDS,
+        help_text=f"1 to {settings.CHAT_MARK_READ_MAX_IDS} ids of messages others sent in this thread. "
+        "Without a body, everything is marked read.",
+    )
+
+
 class ThreadSerializer(serializers.ModelSerializer):
     """A thread as listed: expects a thread from `selectors.threads_for_user`
     (its `unread_count` annotation, its users and last message loaded, and
@@ -322,6 +347,29 @@ class ThreadSerializer(serializers.ModelSerializer):
         return render_thread(instance)
 
 
+@extend_schema_field({"oneOf": [
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID}, {"type": "string", "minLength": 1, "maxLength": 150},
+]})
+class UserReferenceField(serializers.Field):
+    """A user named by id (a JSON integer) or by username (a JSON string)."""
+
+    default_error_messages = {
+        "invalid": "Must be a user id (a positive whole number) or a username.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if not 1 <= len(data) <= 150:
+                self.fail("invalid")
+            return data
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return StrictIntegerField(min_value=1, max_value=MAX_ID).run_validation(data)
+
+    def to_representation(self, value):
+        return value
+
+
 class ThreadCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=Thread.Kind.choices, default=Thread.Kind.DIRECT, help_text="direct (the default) or group."
@@ -330,12 +378,12 @@ class ThreadCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=1000, help_text="Groups only (required): 1 to 100 characters."
     )
     participants = serializers.ListField(
-        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        child=UserReferenceField(),
         allow_empty=False,
         min_length=1,
         max_length=max(100, settings.CHAT_GROUP_MAX_MEMBERS),
-        help_text="User ids. Direct: the other participant, optionally with your own id. Group: its "
-        "members; the caller is the owner whether listed or not.",
+        help_text="User ids or usernames (any case). Direct: the other participant, optionally with "
+        "yourself. Group: its members; the caller is the owner whether listed or not.",
     )
 
 

@@ -11,6 +11,7 @@ message and member counts, each member's unread count) are exact.
 
 import uuid
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +23,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.usernames import canonical
 from safety import rules as safety_rules
 
 from . import events
@@ -47,6 +49,28 @@ def check_thread_pair(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Non
     """A direct thread is between two different users."""
     if user.pk == other.pk:
         raise ValidationError("A thread needs two different users; you cannot start one with yourself.")
+
+
+def check_participant_references(references: Iterable[int | str]) -> list[int]:
+    """User ids for `participants` that name users by id or by username (in
+    any case or compatibility form: usernames are unique in canonical form);
+    unknown or deactivated usernames are a ValidationError naming them."""
+    ids = [reference for reference in references if isinstance(reference, int)]
+    names = {canonical(reference): reference for reference in references if isinstance(reference, str)}
+    if names:
+        found = dict(
+            User.objects.filter(canonical_name__canonical__in=names, is_active=True).values_list(
+                "canonical_name__canonical", "pk"
+            )
+        )
+        unknown = [name for key, name in names.items() if key not in found]
+        if unknown:
+            raise ValidationError({"participants": ValidationError(
+                f"No user is called {', '.join(unknown[:10])}{', ...' if len(unknown) > 10 else ''}.",
+                code="unknown_user",
+            )})
+        ids.extend(found.values())
+    return ids
 
 
 def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Iterable[int]) -> AbstractBaseUser:
@@ -144,19 +168,9 @@ def _some(ids: list[int]) -> str:
 # Locks.
 
 
-def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None, blocks: bool = False) -> dict:
+def _lock_thread(thread: Thread) -> dict:
     """Take the thread's row lock (before any of its messages' or members',
-    as every write does); return its row as it stands under the lock and,
-    with `member`, that user's membership (`role`, `unread_count`,
-    `last_read`: None when they are not a member), and with `blocks` too
-    (safety) `blocker`: in a direct thread, the id of a participant who
-    blocks the other, or None.
-
-    The membership is read by a second statement, after the lock is held:
-    on PostgreSQL a statement that waited for a row lock sees everything
-    but that row as it was when the statement began, so a membership read
-    alongside the lock could be one that a write ahead of it has changed.
-    """
+    as every write does); return its row as it stands under the lock."""
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
@@ -165,16 +179,7 @@ def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None, bloc
     )
     if row is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
-    if member is not None:
-        mine = Membership.objects.filter(thread_id=thread.pk, user_id=member.pk)
-        if blocks:  # safety: also `blocker`, read by the same statement (after the lock, see above)
-            mine = mine.annotate(blocker=safety_rules.direct_blocker(thread))
-        mine = mine.values("role", "unread_count", "last_read_message_id", *(["blocker"] if blocks else [])).first()
-        row["role"], row["unread_count"], row["last_read"] = (
-            (mine["role"], mine["unread_count"], mine["last_read_message_id"]) if mine else (None, None, None)
-        )
-        if blocks:
-            row["blocker"] = mine["blocker"] if mine else None
+    row["role"] = row["unread_count"] = row["last_read"] = None
     return row
 
 
@@ -186,11 +191,35 @@ def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
 def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = False) -> dict:
     """Lock the thread for a write by `user`, who must (still) be a member:
     someone who is not, or was removed while their request waited, gets the
-    same 404 as for a thread that does not exist."""
-    locked = _lock_thread(thread, member=user, blocks=blocks)
-    if locked["role"] is None:
+    same 404 as for a thread that does not exist. Returns the thread's row
+    and the member's `role`, `unread_count` and `last_read` position.
+
+    One statement locks the thread's row and then the member's (PostgreSQL
+    locks in FROM order, so the thread first, as every write does): a
+    statement that waited for a row lock rereads the rows it locks, so both
+    are as the write ahead of it left them. On SQLite the IMMEDIATE
+    transaction already holds the database's write lock.
+
+    With `blocks` (safety), also `blocker`: in a direct thread, the id of a
+    participant who blocks the other, or None. Read by the same statement,
+    so from its snapshot: a block that commits while the send waits for the
+    lock is not seen here, but the counting UPDATE after it sees it (the
+    message is then hidden from the blocker and not counted for them).
+    """
+    extra = {"blocker": safety_rules.direct_blocker(thread)} if blocks else {}  # safety
+    row = (
+        Thread.objects.select_for_update()
+        .filter(pk=thread.pk, memberships__user_id=user.pk)
+        .values(
+            "kind", "updated", "last_message_id", "member_count",
+            role=F("memberships__role"), unread_count=F("memberships__unread_count"),
+            last_read=F("memberships__last_read_message_id"), **extra,
+        )
+        .first()
+    )
+    if row is None:
         raise Http404("No thread with this id.")
-    return locked
+    return row
 
 
 # Threads.
@@ -432,82 +461,136 @@ def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Me
     return message
 
 
-@transaction.atomic
 def message_get_or_create(
     *, thread: Thread, sender: AbstractBaseUser, text: str, client_id: uuid.UUID | None = None
 ) -> tuple[Message, bool]:
     """Post a message unless `sender` already posted one with `client_id` in
-    `thread`; return the message and whether it was created now.
+    `thread`; return the message and whether it was created now (see
+    messages_get_or_create)."""
+    sent = messages_get_or_create(thread=thread, sender=sender, items=[(text, client_id)])
+    return sent.messages[0], sent.created[0]
 
-    A retried send (same sender, thread and client_id) gets the original
-    message back as it is now, whatever text the retry carries. Sending
-    adds one to every other member's unread count and, in a group, moves
-    the sender's read position to their message (they have seen the thread).
+
+class SentMessages(NamedTuple):
+    """What a send stored or found: `messages` in the order they were given,
+    `created[i]` whether messages[i] is new, and every member's read position
+    after the send (None when nothing was new: no member's row changed)."""
+
+    messages: list[Message]
+    created: list[bool]
+    positions: dict[int, int] | None
+
+
+def check_message_batch(items: list[tuple[str, uuid.UUID | None]]) -> None:
+    """A batch is 1 to CHAT_MESSAGE_BATCH_MAX messages, each with valid text,
+    and no client_id twice; a problem names the item's index."""
+    limit = settings.CHAT_MESSAGE_BATCH_MAX
+    if not 1 <= len(items) <= limit:
+        raise ValidationError(
+            {"messages": f"Send 1 to {limit} messages at a time; this batch has {len(items)}."}
+        )
+    if len(items) == 1:
+        check_message_text(items[0][0])
+        return
+    first_with: dict[uuid.UUID, int] = {}
+    for index, (text, client_id) in enumerate(items):
+        try:
+            check_message_text(text)
+        except ValidationError as exc:
+            raise ValidationError({"messages": f"Item {index}: {exc.messages[0]}"}) from None
+        if client_id is not None:
+            if client_id in first_with:
+                raise ValidationError(
+                    {"messages": f"Items {first_with[client_id]} and {index} have the same client_id; "
+                     "each message needs its own."}
+                )
+            first_with[client_id] = index
+
+
+@transaction.atomic
+def messages_get_or_create(
+    *, thread: Thread, sender: AbstractBaseUser, items: list[tuple[str, uuid.UUID | None]]
+) -> SentMessages:
+    """Post `items` ((text, client_id) pairs) in order, all or nothing,
+    except those `sender` already posted with the same client_id in
+    `thread`: a retry gets the original message back as it is now, whatever
+    text it carries, and stores nothing twice.
+
+    Each new message adds one to every other member's unread count and, in a
+    group, moves the sender's read position to it (they have seen the
+    thread). One INSERT stores them all, whatever their number.
     """
-    check_message_text(text)
+    check_message_batch(items)
     # The lock makes concurrent sends take their timestamps (and ids) in
     # commit order, so `updated` always equals the newest message's
     # `created`, and serialises retries of one client_id: the second finds
-    # the first. It also checks, under the lock, that the sender is a member.
+    # the first (the partial unique constraint message_unique_client_id is
+    # the last word). It also checks, under the lock, that the sender is a member.
     locked = _lock_as_member(thread, sender, blocks=True)
     if locked["blocker"] is not None:  # safety: a block either way closes a direct thread
         raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
-    if client_id is not None:
-        existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
-    fields = {
-        "thread": thread, "sender": sender, "text": text, "created": timezone.now(), "client_id": client_id,
-        "is_read": None if thread.is_group else False,
-    }
-    if client_id is None:
-        message = Message.objects.create(**fields)
-    else:
-        try:
-            # The savepoint lets an insert refused by message_unique_client_id
-            # fall back to the winner's row (the constraint is the last word).
-            with transaction.atomic():
-                message = Message.objects.create(**fields)
-        except IntegrityError:
-            return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
-    Thread.objects.filter(pk=thread.pk).update(
-        updated=message.created, message_count=F("message_count") + 1, last_message=message
-    )
-    thread.updated, thread.last_message = message.created, message
-    members, hidden_from = _count_sent_message(message)
-    events.message_created(message, members=members, hidden_from=hidden_from)
-    return message, True
+    client_ids = [client_id for _, client_id in items if client_id is not None]
+    existing: dict[uuid.UUID, Message] = {}
+    if client_ids:
+        for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=client_ids):
+            message.thread, message.sender = thread, sender  # no query to render them
+            existing[message.client_id] = message
+    created_at = timezone.now()
+    is_read = None if locked["kind"] == Thread.Kind.GROUP else False
+    new = [
+        Message(thread=thread, sender=sender, text=text, created=created_at, client_id=client_id, is_read=is_read)
+        for text, client_id in items
+        if client_id is None or client_id not in existing
+    ]
+    positions = None
+    if new:
+        Message.objects.bulk_create(new)  # one INSERT; the ids come back (RETURNING)
+        newest = new[-1]
+        Thread.objects.filter(pk=thread.pk).update(
+            updated=created_at, message_count=F("message_count") + len(new), last_message=newest
+        )
+        thread.updated, thread.last_message = created_at, newest
+        members, hidden_from = _count_sent_messages(thread, sender_id=sender.pk, sent=len(new), newest=newest)
+        positions = {user_id: position for user_id, (_, position) in members.items()}
+        events.messages_created(new, members=members, hidden_from=hidden_from)
+    fresh = iter(new)
+    created = [client_id is None or client_id not in existing for _, client_id in items]
+    messages = [
+        next(fresh) if is_new else existing[client_id] for (_, client_id), is_new in zip(items, created, strict=True)
+    ]
+    return SentMessages(messages, created, positions)
 
 
-def _count_sent_message(message: Message) -> tuple[dict[int, tuple[int, int]], set[int]]:
-    """One more unread message for every member but the sender, and the
+def _count_sent_messages(
+    thread: Thread, *, sender_id: int, sent: int, newest: Message
+) -> tuple[dict[int, tuple[int, int]], set[int]]:
+    """`sent` more unread messages for every member but the sender, and the
     thread's new last activity on every member's row; in a group the
-    sender's read position moves to the message (they have seen the thread:
+    sender's read position moves to `newest` (they have seen the thread:
     nothing before it is unread for them). Returns every member's (unread
     count, read position) as the statement left them (RETURNING: no second
     query), and (safety) the members who block the sender: their count stays
     as it was and they get no event."""
-    if message.thread.is_group:
-        sender_unread, sender_position = "0", "%s"
-        params = [message.created, message.sender_id, message.sender_id, message.pk, message.thread_id]
+    if thread.is_group:
+        sender_unread, sender_position, position_params = "0", "%s", [newest.pk]
     else:
         # Direct threads keep their per-message flags: the sender's own
         # unread messages stay unread until marked.
-        sender_unread, sender_position = "unread_count", "last_read_message_id"
-        params = [message.created, message.sender_id, message.sender_id, message.thread_id]
+        sender_unread, sender_position, position_params = "unread_count", "last_read_message_id", []
     table = connection.ops.quote_name(Membership._meta.db_table)
-    params[0] = connection.ops.adapt_datetimefield_value(params[0])
     blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
-    params[2:2] = [message.sender_id]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
             f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} WHEN {blocks_sender} THEN unread_count"
-            " ELSE unread_count + 1 END,"
+            " ELSE unread_count + %s END,"
             f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
             f" WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id,"
             f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
-            [*params, message.sender_id],
+            [
+                connection.ops.adapt_datetimefield_value(newest.created), sender_id, sender_id, sent,
+                sender_id, *position_params, thread.pk, sender_id,
+            ],
         )
         rows = cursor.fetchall()
     return {user_id: (unread, position) for user_id, unread, position, _ in rows}, {row[0] for row in rows if row[3]}
@@ -631,6 +714,63 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
         events.messages_read(thread=thread, reader_id=reader.pk, message_ids=[message.pk])
     message.is_read = True
     return message
+
+
+@transaction.atomic
+def messages_mark_read_by_ids(*, thread: Thread, reader: AbstractBaseUser, message_ids: list[int]) -> int:
+    """Mark exactly these messages read for `reader` (1 to
+    CHAT_MARK_READ_MAX_IDS ids of messages others sent in `thread`; any
+    other id is a ValidationError listing it, and nothing is marked);
+    returns how many became read. In a direct thread their flags; in a
+    group the reader's position moves forward to the newest of them."""
+    limit = settings.CHAT_MARK_READ_MAX_IDS
+    wanted = sorted(set(message_ids))
+    if not 1 <= len(wanted) <= limit:
+        raise ValidationError({"message_ids": f"List 1 to {limit} message ids; got {len(wanted)}."})
+    locked = _lock_as_member(thread, reader)
+    senders = dict(Message.objects.filter(thread_id=thread.pk, pk__in=wanted).values_list("pk", "sender_id"))
+    not_here = [pk for pk in wanted if pk not in senders]
+    own = [pk for pk in wanted if senders.get(pk) == reader.pk]
+    if not_here or own:
+        problems = []
+        if not_here:
+            problems.append(f"not messages of this thread: {_some(not_here)}")
+        if own:
+            problems.append(f"sent by you: {_some(own)}")
+        raise ValidationError(
+            {"message_ids": ValidationError(f"Nothing was marked; {'; '.join(problems)}.", code="invalid_ids")}
+        )
+    newest = wanted[-1]
+    if thread.is_group:
+        if newest <= locked["last_read"]:
+            return 0
+        marked = (
+            Message.objects.filter(thread_id=thread.pk, pk__gt=locked["last_read"], pk__lte=newest)
+            .exclude(sender_id=reader.pk)
+            .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
+            .count()
+        )
+        _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", marked))
+        events.group_read(thread=thread, reader_id=reader.pk, position=newest)
+        return marked
+    marked_ids = _set_read_returning_ids(
+        Message.objects.filter(pk__in=wanted, is_read=False).exclude(safety_rules.hidden_from(reader.pk))  # safety
+    )
+    if marked_ids:
+        _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", len(marked_ids)))
+        events.messages_read(thread=thread, reader_id=reader.pk, message_ids=marked_ids)
+    return len(marked_ids)
+
+
+def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
+    """Set `is_read` on `messages` in one UPDATE; the ids of the rows it
+    changed, in order (RETURNING, which the ORM's update() lacks: SQLite
+    >= 3.35 and PostgreSQL both have it)."""
+    sql, params = messages.values("pk").query.sql_with_params()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET is_read = %s WHERE id IN ({sql}) RETURNING id", [True, *params])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @transaction.atomic

@@ -12,7 +12,13 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import IntegrityError, connection, transaction
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
@@ -34,9 +40,11 @@ from .serializers import (
     AccountUpdateSerializer,
     HealthSerializer,
     MarkedSerializer,
+    MarkReadByIdsSerializer,
     MemberAddSerializer,
     MemberRoleSerializer,
     MembershipSerializer,
+    MessageBatchSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
@@ -297,13 +305,14 @@ class ThreadViewSet(
         serializer = ThreadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        participant_ids = services.check_participant_references(data["participants"])
         if data["kind"] == Thread.Kind.GROUP:
-            members = services.check_group_member_ids(owner=request.user, member_ids=data["participants"])
+            members = services.check_group_member_ids(owner=request.user, member_ids=participant_ids)
             thread = services.group_create(owner=request.user, title=data.get("title", ""), members=members)
             return self.rendered(thread, status.HTTP_201_CREATED)
         if "title" in data:
             raise ValidationError({"title": ['A direct thread has no title; create a group ("kind": "group").']})
-        other = services.check_thread_participant_ids(user=request.user, participant_ids=data["participants"])
+        other = services.check_thread_participant_ids(user=request.user, participant_ids=participant_ids)
         thread, created = services.thread_get_or_create(user=request.user, other=other)
         return self.rendered(thread, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -318,12 +327,27 @@ class ThreadViewSet(
         services.thread_delete(thread=instance, actor=self.request.user)
 
     @extend_schema(
-        summary="Mark everything others sent here as read for the caller", request=None, responses=MarkedSerializer
+        summary="Mark messages others sent here read for the caller: all of them, or those listed",
+        description=(
+            "Without a body (or with an empty object), everything others sent is marked read. With "
+            "`message_ids`, exactly those messages: in a group, the caller's read position moves to the "
+            "newest of them. An id that is not a message others sent in this thread is a 400 listing it, "
+            "and nothing is marked."
+        ),
+        request=MarkReadByIdsSerializer,
+        responses=MarkedSerializer,
     )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
         thread = selectors.thread_get_for_user(user=request.user, thread_id=pk)
-        marked = services.thread_mark_read(thread=thread, user=request.user)
+        if request.data:
+            serializer = MarkReadByIdsSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            marked = services.messages_mark_read_by_ids(
+                thread=thread, reader=request.user, message_ids=serializer.validated_data["message_ids"]
+            )
+        else:
+            marked = services.thread_mark_read(thread=thread, user=request.user)
         return Response(MarkedSerializer({"marked": marked}).data)
 
     @extend_schema(summary="Messages to the caller not yet read, in all threads", responses=UnreadCountSerializer)
@@ -343,6 +367,13 @@ class ThreadScopedMixin:
         return self._thread
 
 
+# A send answers what it was given: one message, or a batch's list.
+MESSAGE_OR_LIST = PolymorphicProxySerializer(
+    component_name="MessageSent",
+    serializers=[MessageSerializer, MessageSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
 THREAD_PK = OpenApiParameter("thread_pk", int, OpenApiParameter.PATH, description="The thread's id.")
 
 
@@ -370,11 +401,12 @@ class MessageViewSet(
     def get_queryset(self):
         return selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
 
-    def get_serializer_context(self):
+    def get_serializer_context(self, read_positions: dict[int, int] | None = None):
         context = super().get_serializer_context()
         if self.get_thread().is_group:
-            # A group message's read state comes from every member's position: one query per request.
-            context["read_positions"] = selectors.read_positions(thread_id=self.get_thread().pk)
+            # A group message's read state comes from every member's position:
+            # one query per request, unless the caller has them (a send's RETURNING).
+            context["read_positions"] = read_positions or selectors.read_positions(thread_id=self.get_thread().pk)
         return context
 
     def get_paginated_count(self) -> int:
@@ -398,27 +430,43 @@ class MessageViewSet(
         return [IsAuthenticated()]
 
     @extend_schema(
-        summary="Send a message",
-        request=MessageCreateSerializer,
+        summary="Send a message, or several at once",
+        description=(
+            "One message: `{\"text\", \"client_id\"?}` answers the message. Several (a client's offline "
+            "queue): `{\"messages\": [{\"text\", \"client_id\"?}, ...]}` stores them in order, all or none "
+            "(a bad item is a 400 naming its index), and answers the list. A client_id sent before is "
+            "answered with the original message and not stored again. 201 when anything was stored, 200 "
+            "when everything was a retry. Each message counts against the send rate limit."
+        ),
+        request=PolymorphicProxySerializer(
+            component_name="MessageSend",
+            serializers=[MessageCreateSerializer, MessageBatchSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
-            201: OpenApiResponse(MessageSerializer, description="Sent."),
-            200: OpenApiResponse(
-                MessageSerializer, description="A retry: this client_id was sent before; the original message."
+            (201, "application/json"): OpenApiResponse(
+                MESSAGE_OR_LIST, description="Stored: the message, or for a batch the list in order."
+            ),
+            (200, "application/json"): OpenApiResponse(
+                MESSAGE_OR_LIST,
+                description="Every message was a retry (its client_id was sent before): the originals.",
             ),
         },
     )
     def create(self, request, *args, **kwargs):
         thread = self.get_thread()
-        serializer = MessageCreateSerializer(data=request.data)
+        batch = isinstance(request.data, dict) and "messages" in request.data
+        serializer = (MessageBatchSerializer if batch else MessageCreateSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message, created = services.message_get_or_create(
-            thread=thread,
-            sender=request.user,
-            text=serializer.validated_data["text"],
-            client_id=serializer.validated_data.get("client_id"),
+        items = serializer.validated_data["messages"] if batch else [serializer.validated_data]
+        sent = services.messages_get_or_create(
+            thread=thread, sender=request.user, items=[(item["text"], item.get("client_id")) for item in items]
         )
+        context = self.get_serializer_context(read_positions=sent.positions)
+        rendered = MessageSerializer(sent.messages, many=True, context=context).data
         return Response(
-            self.get_serializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            rendered if batch else rendered[0],
+            status=status.HTTP_201_CREATED if any(sent.created) else status.HTTP_200_OK,
         )
 
     @extend_schema(
