@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from threads import selectors as thread_selectors
 from threads.pagination import StrictLimitOffsetPagination
 from threads.serializers import UserSummarySerializer
+from threads.throttling import UserThrottle
 
 from . import selectors, services
 from .serializers import ReportCreateSerializer, ReportSerializer
@@ -22,6 +23,12 @@ User = get_user_model()
 USER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The user's id.")
 THREAD_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The thread's id.")
 DONE = OpenApiResponse(description="Done (also when it already was).")
+
+
+class SafetyThrottle(UserThrottle):
+    """Blocking and unblocking, muting and unmuting, reporting (CHAT_THROTTLE_SAFETY)."""
+
+    scope = "safety"
 
 
 class BlockViewSet(viewsets.GenericViewSet):
@@ -34,6 +41,9 @@ class BlockViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self):
         return selectors.blocked_users(user=self.request.user)
+
+    def get_throttles(self):
+        return [SafetyThrottle()] if self.action in {"block", "unblock"} else []
 
     def target(self, *, active_only: bool):
         user_id = thread_selectors.parse_id(self.kwargs["pk"])
@@ -82,6 +92,8 @@ class BlockViewSet(viewsets.GenericViewSet):
 class MuteViewSet(viewsets.GenericViewSet):
     """/api/threads/<id>/mute/ and /unmute/."""
 
+    throttle_classes = [SafetyThrottle]
+
     def mute_to(self, request, pk, muted: bool) -> Response:
         thread = thread_selectors.thread_get_for_user(user=request.user, thread_id=pk)
         services.thread_set_muted(thread=thread, user=request.user, muted=muted)
@@ -112,6 +124,7 @@ class ReportViewSet(viewsets.GenericViewSet):
     """/api/threads/<thread_pk>/messages/<id>/report/."""
 
     serializer_class = ReportSerializer
+    throttle_classes = [SafetyThrottle]
     # The sender reporting their own message: 403.
     forbidding_actions = {"create"}
 

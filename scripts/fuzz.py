@@ -122,6 +122,7 @@ def main() -> int:
         CHAT_THROTTLE_DELETE="1000000/minute",
         CHAT_THROTTLE_MARK_READ="1000000/minute",
         CHAT_THROTTLE_THREAD_CREATE="1000000/minute",
+        CHAT_THROTTLE_SAFETY="1000000/minute",
     )
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("loaddata", "fixtures/demo.json", "-v", "0", env=env)

@@ -95,3 +95,18 @@ def test_a_group_send_with_blockers_runs_the_same_queries_as_without(
         response = client_for(bob).post(f"/api/threads/{group.pk}/messages/", {"text": "hi"}, format="json")
 
     assert response.status_code == 201
+
+
+def test_blocking_muting_and_reporting_are_rate_limited_together(client_for, alice, bob, thread, settings):
+    settings.CHAT_THROTTLE_RATES = {**settings.CHAT_THROTTLE_RATES, "safety": "3/minute"}
+    message = services.message_create(thread=thread, sender=bob, text="hi")
+    client = client_for(alice)
+    assert client.post(f"/api/threads/{thread.pk}/mute/").status_code == 204
+    assert client.post(f"/api/users/{bob.pk}/block/").status_code == 204
+    assert client.delete(f"/api/users/{bob.pk}/block/").status_code == 204
+    response = client.post(
+        f"/api/threads/{thread.pk}/messages/{message.pk}/report/", {"reason": "spam"}, format="json"
+    )
+    assert response.status_code == 429
+    assert "Retry-After" in response
+    assert client.get("/api/users/blocked/").status_code == 200  # reading is not limited
