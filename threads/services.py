@@ -174,7 +174,7 @@ def _lock_thread(thread: Thread) -> dict:
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
-        .values("kind", "updated", "last_message_id", "member_count")
+        .values("kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id")
         .first()
     )
     if row is None:
@@ -211,7 +211,7 @@ def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = Fa
         Thread.objects.select_for_update()
         .filter(pk=thread.pk, memberships__user_id=user.pk)
         .values(
-            "kind", "updated", "last_message_id", "member_count",
+            "kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
             role=F("memberships__role"), unread_count=F("memberships__unread_count"),
             last_read=F("memberships__last_read_message_id"), **extra,
         )
@@ -795,11 +795,17 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
     # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
     # and PostgreSQL both have it).
+    # "sent by the other participant", not "not sent by me": equality on
+    # both columns of message_unread_idx, so that the planner takes that
+    # partial index (O(unread)) even on a database never analysed, where
+    # SQLite would otherwise walk every message of the thread by
+    # message_thread_id_idx.
+    other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND NOT is_read AND sender_id <> %s RETURNING id",
-            [True, thread.pk, user.pk],
+            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND sender_id = %s AND NOT is_read RETURNING id",
+            [True, thread.pk, other_id],
         )
         marked_ids = sorted(row[0] for row in cursor.fetchall())
     if marked_ids or newest > locked["last_read"]:
