@@ -89,8 +89,10 @@ class BlockViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MuteViewSet(viewsets.GenericViewSet):
-    """/api/threads/<id>/mute/ and /unmute/."""
+class MuteViewSet(viewsets.ViewSet):
+    """/api/threads/<id>/mute/ and /unmute/. A plain ViewSet: with no body
+    and no serializer, OPTIONS has no form to describe (a GenericViewSet's
+    would ask for a serializer and fail)."""
 
     throttle_classes = [SafetyThrottle]
 

@@ -46,3 +46,13 @@ def test_any_group_member_may_mute(client_for, carol, group):
     assert client_for(carol).post(f"/api/threads/{group.pk}/mute/").status_code == 204
     assert muted_member_ids(thread_id=group.pk) == {carol.pk}
     assert muted_member_ids(thread_id=group.pk, user_ids=[]) == set()
+
+
+def test_options_on_the_new_endpoints_answers_200(client_for, alice, bob, thread):
+    message = services.message_create(thread=thread, sender=bob, text="hi")
+    client = client_for(alice)
+    for path in (
+        f"/api/threads/{thread.pk}/mute/", f"/api/threads/{thread.pk}/unmute/", f"/api/users/{bob.pk}/block/",
+        "/api/users/blocked/", f"/api/threads/{thread.pk}/messages/{message.pk}/report/",
+    ):
+        assert client.options(path).status_code == 200, path
