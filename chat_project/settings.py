@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "threads",
     "accounts",
+    "safety",
     "webclient",
 ]
 
@@ -240,6 +241,7 @@ CHAT_THROTTLE_RATES = {
     "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
     "thread_create": os.environ.get("CHAT_THROTTLE_THREAD_CREATE", "30/hour"),
     "group_change": os.environ.get("CHAT_THROTTLE_GROUP_CHANGE", "60/minute"),
+    "safety": os.environ.get("CHAT_THROTTLE_SAFETY", "60/minute"),  # block, unblock, mute, unmute, report
 }
 
 SPECTACULAR_SETTINGS = {

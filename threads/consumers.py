@@ -37,11 +37,12 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import token_still_valid
+from safety.selectors import typing_audience
 from webclient.auth import session_group, session_still_valid
 
 from . import events, presence
 from .rendering import render_user_summary
-from .selectors import member_ids_of_thread, parse_id
+from .selectors import parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
 NOT_FOUND = 4404
@@ -209,8 +210,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def other_members(self, thread_id: int) -> list[int]:
         """The other members of the thread, or none if the user is not a member."""
-        members = member_ids_of_thread(thread_id=thread_id)
-        return [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
+        # safety: less those who block the user (safety.selectors, one query).
+        return typing_audience(thread_id=thread_id, user_id=self.user.pk)
 
     # Events from the channel layer (threads/events.py).
 

@@ -79,6 +79,8 @@ def render_thread(thread: Thread) -> dict:
     else:
         participants = [render_user_summary(thread.user_low), render_user_summary(thread.user_high)]
     last_message = thread.last_message
+    if getattr(thread, "last_message_hidden", False):  # safety: sent by someone the caller blocks
+        last_message = None
     if last_message is not None:
         last_message = render_message(last_message)
         if thread.is_group:
@@ -94,6 +96,7 @@ def render_thread(thread: Thread) -> dict:
         "updated": render_datetime(thread.updated),
         "last_message": last_message,
         "unread_count": thread.unread_count,
+        "muted": thread.muted,
     }
 
 

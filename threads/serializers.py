@@ -367,11 +367,15 @@ class ThreadSerializer(serializers.ModelSerializer):
     title = serializers.CharField(read_only=True, allow_null=True, help_text="Groups only; null for direct threads.")
     last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
+    muted = serializers.BooleanField(
+        read_only=True, help_text="The caller muted it: its unread messages do not count in their total."
+    )
 
     class Meta:
         model = Thread
         fields = [
             "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+            "muted",
         ]
         read_only_fields = fields
 

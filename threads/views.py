@@ -417,7 +417,7 @@ class MessageViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.messages_for_thread(thread=self.get_thread())
+        return selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -526,7 +526,11 @@ class ReaderViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericVi
 
     def get_queryset(self):
         message_id = selectors.parse_id(self.kwargs["message_pk"])
-        message = selectors.messages_for_thread(thread=self.get_thread()).filter(pk=message_id).first()
+        message = (
+            selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
+            .filter(pk=message_id)
+            .first()
+        )
         if message is None:
             raise Http404("No message with this id.")
         message.thread = self.get_thread()
