@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "threads",
     "accounts",
+    "safety",
     "webclient",
     "webhooks",
 ]
@@ -213,7 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["threads.renderers.PresenceJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["threads.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "threads.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 20,
@@ -241,6 +242,7 @@ CHAT_THROTTLE_RATES = {
     "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
     "thread_create": os.environ.get("CHAT_THROTTLE_THREAD_CREATE", "30/hour"),
     "group_change": os.environ.get("CHAT_THROTTLE_GROUP_CHANGE", "60/minute"),
+    "safety": os.environ.get("CHAT_THROTTLE_SAFETY", "60/minute"),  # block, unblock, mute, unmute, report
 }
 
 SPECTACULAR_SETTINGS = {
@@ -331,6 +333,16 @@ CHAT_OUTAGE_RETRY_AFTER_SECONDS = env_int("CHAT_OUTAGE_RETRY_AFTER_SECONDS", 5)
 # gap between two typing notices a client may send on for one thread.
 CHAT_WS_AUTH_TIMEOUT = 10
 CHAT_TYPING_INTERVAL = 2.0
+
+# Presence (threads/presence.py): a socket's entry expires CHAT_PRESENCE_TTL
+# seconds after its process's last heartbeat (every CHAT_PRESENCE_HEARTBEAT
+# seconds), so a dead process's users are offline within the TTL; at most one
+# presence event per user every CHAT_PRESENCE_EVENT_INTERVAL seconds.
+CHAT_PRESENCE_TTL = float(os.environ.get("CHAT_PRESENCE_TTL", "45"))
+CHAT_PRESENCE_HEARTBEAT = float(os.environ.get("CHAT_PRESENCE_HEARTBEAT", "15"))
+CHAT_PRESENCE_EVENT_INTERVAL = float(os.environ.get("CHAT_PRESENCE_EVENT_INTERVAL", "10"))
+if not 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL or CHAT_PRESENCE_EVENT_INTERVAL < 0:
+    raise ImproperlyConfigured("Presence needs 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL.")
 
 # Chat rules.
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 5000)

@@ -22,9 +22,10 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from safety import selectors as safety_selectors
 from webhooks import hooks as webhook_hooks
 
-from . import selectors
+from . import presence, selectors
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
 
@@ -64,6 +65,7 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
             user_group(user_id): {"type": "chat.events", "events": events}
             for user_id, events in events_by_user.items()
         }
+        presence.annotate(messages)  # the users shown carry is_online and last_seen: one lookup for all
 
         async def send_all() -> None:
             if hasattr(layer, "group_send_many"):
@@ -91,19 +93,27 @@ def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delive
     ]
 
 
-def messages_created(messages: list[Message], *, members: dict[int, tuple[int, int]]) -> None:
+def messages_created(
+    messages: list[Message], *, members: dict[int, tuple[int, int]], hidden_from: Iterable[int] = ()
+) -> None:
     """To every member, one `message.created` per message in order; then the
     others get their new unread counts once. `members`: each member's (unread
     count, read position) as the send left them (the writer holds the
-    thread's lock, so they are exact)."""
+    thread's lock, so they are exact); `hidden_from`: members who block the
+    sender, who get nothing (safety)."""
     thread = messages[0].thread
     positions = {user_id: position for user_id, (_, position) in members.items()} if thread.is_group else None
     payloads = [{"type": "message.created", "message": render_message(message, positions)} for message in messages]
     sender_id = messages[0].sender_id
-    recipients = {user_id: unread for user_id, (unread, _) in members.items() if user_id != sender_id}
+    hidden_from = set(hidden_from)
+    recipients = {
+        user_id: unread
+        for user_id, (unread, _) in members.items()
+        if user_id != sender_id and user_id not in hidden_from
+    }
     send_on_commit(
         lambda: [
-            *((user_id, payload) for payload in payloads for user_id in members),
+            *((user_id, payload) for payload in payloads for user_id in members if user_id not in hidden_from),
             *_unread_counts(thread.pk, recipients),
         ]
     )
@@ -111,12 +121,15 @@ def messages_created(messages: list[Message], *, members: dict[int, tuple[int, i
 
 def message_updated(message: Message) -> None:
     def build() -> list[Delivery]:
-        positions = selectors.read_positions(thread_id=message.thread_id)
+        # safety: members who block the sender are left out (same query).
+        positions, blockers = safety_selectors.read_positions_and_blockers(
+            thread_id=message.thread_id, sender_id=message.sender_id
+        )
         payload = {
             "type": "message.updated",
             "message": render_message(message, positions if message.thread.is_group else None),
         }
-        return [(user_id, payload) for user_id in positions]
+        return [(user_id, payload) for user_id in positions if user_id not in blockers]
 
     send_on_commit(build)
 
@@ -172,7 +185,7 @@ def thread_created(thread: Thread, *, member_ids: list[int]) -> None:
         )
         if loaded is None:
             return []
-        loaded.unread_count = 0
+        loaded.unread_count, loaded.muted = 0, False
         selectors.load_member_previews([loaded])
         payload = {"type": "thread.created", "thread": render_thread(loaded)}
         return [(user_id, payload) for user_id in member_ids]

@@ -11,11 +11,14 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from accounts.services import check_new_username
 
+from . import presence
 from .models import Membership, Message, Thread
 from .rendering import (
+    UserSummary,
     display_name,
     render_membership,
     render_message,
@@ -60,9 +63,8 @@ class StrictIntegerField(serializers.IntegerField):
 # and a test holds each rendering equal to what the declared fields give.
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
-    """A user as others see them, wherever one appears (participants,
-    senders, members, readers, search results, events)."""
+class UserNameSerializer(serializers.ModelSerializer):
+    """A user's name as others see it: in the export (no presence there)."""
 
     display_name = serializers.SerializerMethodField(
         help_text="First and last name joined by a space, or the username when both are empty."
@@ -77,6 +79,39 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return render_user_summary(instance)
+
+
+class UserSummarySerializer(UserNameSerializer):
+    """A user as others see them, wherever one appears (participants,
+    senders, members, readers, search results, events), with their presence
+    (filled in for the whole response at once by threads.presence.annotate)."""
+
+    is_online = serializers.SerializerMethodField(
+        help_text="At least one of their WebSockets is open (on any server process)."
+    )
+    last_seen = serializers.SerializerMethodField(
+        help_text="When their last WebSocket closed; null while online or if never seen."
+    )
+
+    class Meta(UserNameSerializer.Meta):
+        fields = [*UserNameSerializer.Meta.fields, "is_online", "last_seen"]
+
+    def get_is_online(self, instance) -> bool:
+        return presence.states([instance.pk])[instance.pk].is_online
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_seen(self, instance):
+        return presence.render_time(presence.states([instance.pk])[instance.pk].last_seen)
+
+    @property
+    def data(self):
+        # One user at the top of a response (GET /api/users/<id>/): still a
+        # UserSummary, so that the renderer's presence.annotate finds it.
+        return UserSummaryData(super().data, serializer=self)
+
+
+class UserSummaryData(ReturnDict, UserSummary):
+    pass
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -215,7 +250,7 @@ class ExportThreadSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The caller's role in it.")
     joined = serializers.DateTimeField(help_text="When the caller became a member.")
-    participants = UserSummarySerializer(many=True, help_text="Every member, by joining order.")
+    participants = UserNameSerializer(many=True, help_text="Every member, by joining order.")
     unread_count = serializers.IntegerField(help_text="Messages from others the caller has not read there.")
     last_read_message = serializers.IntegerField(
         allow_null=True, help_text="The id of the newest message the caller has read there, or null."
@@ -310,10 +345,11 @@ class MarkReadByIdsSerializer(serializers.Serializer):
 
     message_ids = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
         min_length=1,
         max_length=settings.CHAT_MARK_READ_MAX_IDS,
         help_text=f"1 to {settings.CHAT_MARK_READ_MAX_IDS} ids of messages others sent in this thread. "
-        "Without a body, everything is marked read.",
+        "Without them (no body, or {}), everything is marked read.",
     )
 
 
@@ -331,11 +367,15 @@ class ThreadSerializer(serializers.ModelSerializer):
     title = serializers.CharField(read_only=True, allow_null=True, help_text="Groups only; null for direct threads.")
     last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
+    muted = serializers.BooleanField(
+        read_only=True, help_text="The caller muted it: its unread messages do not count in their total."
+    )
 
     class Meta:
         model = Thread
         fields = [
             "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+            "muted",
         ]
         read_only_fields = fields
 

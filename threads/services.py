@@ -24,6 +24,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.usernames import canonical
+from safety import rules as safety_rules
 
 from . import events
 from .models import Membership, Message, Thread
@@ -92,8 +93,14 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
             code="too_many_participants",
         )
     else:
-        other = User.objects.filter(pk=other_ids[0], is_active=True).first()
+        other = (
+            User.objects.filter(pk=other_ids[0], is_active=True)
+            .annotate(blocks_caller=safety_rules.blocks(OuterRef("pk"), user.pk))  # safety: same query
+            .first()
+        )
         if other is not None:
+            if other.blocks_caller:
+                raise PermissionDenied(safety_rules.CANT_MESSAGE)
             return other
         problem = ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
     # Keyed by the request field, so the API answers {"participants": [...]}.
@@ -127,12 +134,16 @@ def check_group_member_ids(*, owner: AbstractBaseUser, member_ids: Iterable[int]
                 code="too_many_members",
             )}
         )
-    found = {user.pk: user for user in User.objects.filter(pk__in=other_ids, is_active=True)}
+    candidates = User.objects.filter(pk__in=other_ids, is_active=True)
+    candidates = candidates.annotate(blocks_owner=safety_rules.blocks(OuterRef("pk"), owner.pk))  # safety
+    found = {user.pk: user for user in candidates}
     unknown = [pk for pk in other_ids if pk not in found]
     if unknown:
         raise ValidationError(
             {"participants": ValidationError(f"Unknown or inactive users: {_some(unknown)}.", code="unknown_user")}
         )
+    if any(user.blocks_owner for user in found.values()):
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     return [found[pk] for pk in other_ids]
 
 
@@ -177,7 +188,7 @@ def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
     return _lock_thread(thread) if actor is None else _lock_as_member(thread, actor)
 
 
-def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
+def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = False) -> dict:
     """Lock the thread for a write by `user`, who must (still) be a member:
     someone who is not, or was removed while their request waited, gets the
     same 404 as for a thread that does not exist. Returns the thread's row
@@ -188,14 +199,21 @@ def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
     statement that waited for a row lock rereads the rows it locks, so both
     are as the write ahead of it left them. On SQLite the IMMEDIATE
     transaction already holds the database's write lock.
+
+    With `blocks` (safety), also `blocker`: in a direct thread, the id of a
+    participant who blocks the other, or None. Read by the same statement,
+    so from its snapshot: a block that commits while the send waits for the
+    lock is not seen here, but the counting UPDATE after it sees it (the
+    message is then hidden from the blocker and not counted for them).
     """
+    extra = {"blocker": safety_rules.direct_blocker()} if blocks else {}  # safety
     row = (
         Thread.objects.select_for_update()
         .filter(pk=thread.pk, memberships__user_id=user.pk)
         .values(
             "kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
             role=F("memberships__role"), unread_count=F("memberships__unread_count"),
-            last_read=F("memberships__last_read_message_id"),
+            last_read=F("memberships__last_read_message_id"), **extra,
         )
         .first()
     )
@@ -336,9 +354,14 @@ def member_add(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) 
     locked = _lock_for(thread, actor)
     if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
         raise PermissionDenied("Only the group's owner and admins may add members.")
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    candidates = User.objects.filter(pk=user_id, is_active=True)
+    if actor is not None:  # safety: nobody adds someone who blocks them (same query)
+        candidates = candidates.annotate(blocks_actor=safety_rules.blocks(OuterRef("pk"), actor.pk))
+    user = candidates.first()
     if user is None:
         raise ValidationError({"user": ValidationError(f"User {user_id} does not exist.", code="unknown_user")})
+    if actor is not None and user.blocks_actor:
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     if Membership.objects.filter(thread=thread, user=user).exists():
         raise ValidationError({"user": ValidationError(f"{user.username} is already a member.", code="already_member")})
     limit = settings.CHAT_GROUP_MAX_MEMBERS
@@ -509,7 +532,9 @@ def messages_get_or_create(
         Thread.objects.filter(pk=thread.pk).update(
             updated=newest.created, message_count=F("message_count") + len(new), last_message=newest
         )
-        members, is_group = _count_sent_messages(thread, sender_id=sender.pk, sent=len(new), newest=newest)
+        members, is_group, hidden_from = _count_sent_messages(
+            thread, sender_id=sender.pk, sent=len(new), newest=newest
+        )
         if sender.pk not in members:
             # Removed while the request waited for the lock (the INSERT's
             # membership check read the rows as they were before): undo all.
@@ -519,12 +544,17 @@ def messages_get_or_create(
         for message in new:
             message.is_read = None if is_group else False
         positions = {user_id: position for user_id, (_, position) in members.items()}
-        events.messages_created(new, members=members)
+        events.messages_created(new, members=members, hidden_from=hidden_from)
     missing = [client_id for message, (_, client_id) in zip(inserted, items, strict=True) if message is None]
     existing: dict[uuid.UUID, Message] = {}
     if missing:
         if not new:
-            locked = _lock_as_member(thread, sender)  # every item a retry: still members only
+            # Nothing was stored: every item is a retry, or the sender may not
+            # post here (not a member: 404; safety: a block either way closes
+            # a direct thread: 403).
+            locked = _lock_as_member(thread, sender, blocks=True)
+            if locked["blocker"] is not None:
+                raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
             thread.kind = locked["kind"]
         for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=missing):
             message.thread, message.sender = thread, sender  # no query to render them
@@ -542,7 +572,8 @@ def _insert_messages(
     that first takes the thread's row lock and checks that the sender is a
     member; returns each item's new message, or None where none was stored:
     its client_id was sent before (ON CONFLICT on message_unique_client_id),
-    or the thread is not the sender's (then every item is None).
+    or the thread is not the sender's, or is a direct thread closed by a
+    block (then every item is None).
 
     The lock comes first, inside the INSERT (... SELECT FROM the thread FOR
     UPDATE: PostgreSQL; on SQLite the IMMEDIATE transaction holds the write
@@ -567,6 +598,7 @@ def _insert_messages(
         f" FROM {quote(Thread._meta.db_table)} t CROSS JOIN ({' UNION ALL '.join(rows)}) v"
         f" WHERE t.id = %s AND EXISTS (SELECT 1 FROM {quote(Membership._meta.db_table)} m"
         "  WHERE m.thread_id = t.id AND m.user_id = %s)"
+        f" AND NOT {safety_rules.pair_blocked_sql('t')}"  # safety: a block either way closes a direct thread
         " ORDER BY v.ord"
         + (" FOR UPDATE OF t" if postgres else "")
         + " ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING"
@@ -603,32 +635,36 @@ def _as_uuid(value) -> uuid.UUID:
 
 def _count_sent_messages(
     thread: Thread, *, sender_id: int, sent: int, newest: Message
-) -> tuple[dict[int, tuple[int, int]], bool]:
+) -> tuple[dict[int, tuple[int, int]], bool, set[int]]:
     """`sent` more unread messages for every member but the sender, and the
     thread's new last activity on every member's row; in a group the
     sender's read position moves to `newest` (they have seen the thread:
     nothing before it is unread for them). Direct threads keep their
     per-message flags: the sender's own unread messages stay unread until
     marked. Returns every member's (unread count, read position) as the
-    statement left them (RETURNING: no second query), and whether the
-    thread is a group (its memberships have no direct_slot)."""
+    statement left them (RETURNING: no second query), whether the thread is
+    a group (its memberships have no direct_slot), and (safety) the members
+    who block the sender: their count stays as it was and they get no event."""
     table = connection.ops.quote_name(Membership._meta.db_table)
+    blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
-            " unread_count = CASE WHEN user_id <> %s THEN unread_count + %s"
-            "  WHEN direct_slot IS NULL THEN 0 ELSE unread_count END,"
+            " unread_count = CASE WHEN user_id = %s THEN (CASE WHEN direct_slot IS NULL THEN 0 ELSE unread_count END)"
+            f"  WHEN {blocks_sender} THEN unread_count ELSE unread_count + %s END,"
             " last_read_message_id = CASE WHEN user_id = %s AND direct_slot IS NULL THEN %s"
             "  ELSE last_read_message_id END"
-            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot",
+            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot,"
+            f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
             [
-                connection.ops.adapt_datetimefield_value(newest.created), sender_id, sent,
-                sender_id, newest.pk, thread.pk,
+                connection.ops.adapt_datetimefield_value(newest.created), sender_id, sender_id, sent,
+                sender_id, newest.pk, thread.pk, sender_id,
             ],
         )
         rows = cursor.fetchall()
-    members = {user_id: (unread, position) for user_id, unread, position, _ in rows}
-    return members, any(slot is None for *_, slot in rows)
+    members = {user_id: (unread, position) for user_id, unread, position, _, _ in rows}
+    hidden_from = {user_id for user_id, _, _, _, blocks in rows if blocks}
+    return members, any(slot is None for _, _, _, slot, _ in rows), hidden_from
 
 
 @transaction.atomic
@@ -683,6 +719,8 @@ def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) ->
     """Delete these messages of a thread whose row the caller has locked."""
     # Before the rows go: each member loses the doomed messages that were unread for them.
     unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
+    # safety: a message hidden from a member (they block its sender) was never unread for them.
+    unread_for_member = unread_for_member.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))
     if thread.is_group:
         unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
     else:
@@ -736,6 +774,7 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
             marked = (
                 Message.objects.filter(thread=thread, pk__gt=locked["last_read"], pk__lte=message.pk)
                 .exclude(sender=reader)
+                .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
                 .count()
             )
             _move_position(thread.pk, reader.pk, to=message.pk, unread_count=_decrement("unread_count", marked))
@@ -780,12 +819,15 @@ def messages_mark_read_by_ids(*, thread: Thread, reader: AbstractBaseUser, messa
         marked = (
             Message.objects.filter(thread_id=thread.pk, pk__gt=locked["last_read"], pk__lte=newest)
             .exclude(sender_id=reader.pk)
+            .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
             .count()
         )
         _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", marked))
         events.group_read(thread=thread, reader_id=reader.pk, position=newest)
         return marked
-    marked_ids = _set_read_returning_ids(Message.objects.filter(pk__in=wanted, is_read=False))
+    marked_ids = _set_read_returning_ids(
+        Message.objects.filter(pk__in=wanted, is_read=False).exclude(safety_rules.hidden_from(reader.pk))  # safety
+    )
     if marked_ids:
         _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", len(marked_ids)))
         events.messages_read(thread=thread, reader_id=reader.pk, message_ids=marked_ids)
@@ -922,6 +964,7 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     )
 
     unread = Message.objects.filter(thread=OuterRef("thread_id")).exclude(sender_id=OuterRef("user_id"))
+    unread = unread.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))  # safety: never counted
     unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")
     for kind, unread_of_kind in (
         (Thread.Kind.DIRECT, unread.filter(is_read=False)),

@@ -32,7 +32,7 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.services import change_password, delete_account, log_out_everywhere
 
-from . import exports, selectors, services
+from . import exports, presence, selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
@@ -90,8 +90,16 @@ ID_PATTERN = r"[1-9][0-9]{0,17}"
         summary="Find people to talk to (active users, by username or display name)",
         description=(
             "`search` matches the username, first name or last name, case-insensitively; with several words, "
-            "each must match. Deactivated accounts are never listed."
+            "each must match. Deactivated accounts are never listed. `online=true` lists only the caller's "
+            "contacts (people who share a thread with them) who are online."
         ),
+        parameters=[
+            OpenApiParameter(
+                "online",
+                {"type": "string", "enum": ["true"]},
+                description="`true`: only the caller's contacts who are online now.",
+            )
+        ],
     ),
     retrieve=extend_schema(summary="One user"),
 )
@@ -105,7 +113,14 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     search_fields = ["username", "first_name", "last_name"]
 
     def get_queryset(self):
-        return User.objects.filter(is_active=True).order_by("username", "id")
+        users = User.objects.filter(is_active=True).order_by("username", "id")
+        if self.action == "list" and "online" in self.request.query_params:
+            if self.request.query_params["online"] != "true":
+                raise ValidationError({"online": ['The only value is "true".']})
+            # One query for the contacts, one presence lookup for all of them.
+            contacts = selectors.contact_ids(user_id=self.request.user.pk)
+            users = users.filter(pk__in=presence.users_online(contacts))
+        return users
 
     def get_permissions(self):
         if self.action == "create":
@@ -343,9 +358,9 @@ class ThreadViewSet(
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
         thread = selectors.thread_for_write(thread_id=pk)  # the service checks membership
-        if request.data:
-            serializer = MarkReadByIdsSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
+        serializer = MarkReadByIdsSerializer(data=request.data)  # no body: {}; JSON null: a 400
+        serializer.is_valid(raise_exception=True)
+        if "message_ids" in serializer.validated_data:
             marked = services.messages_mark_read_by_ids(
                 thread=thread, reader=request.user, message_ids=serializer.validated_data["message_ids"]
             )
@@ -402,7 +417,7 @@ class MessageViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.messages_for_thread(thread=self.get_thread())
+        return selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -457,6 +472,8 @@ class MessageViewSet(
     )
     def create(self, request, *args, **kwargs):
         batch = isinstance(request.data, dict) and "messages" in request.data
+        if batch and "text" in request.data:
+            raise ValidationError({"messages": ['Send either "text" (one message) or "messages" (several), not both.']})
         serializer = (MessageBatchSerializer if batch else MessageCreateSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data["messages"] if batch else [serializer.validated_data]
@@ -509,7 +526,11 @@ class ReaderViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericVi
 
     def get_queryset(self):
         message_id = selectors.parse_id(self.kwargs["message_pk"])
-        message = selectors.messages_for_thread(thread=self.get_thread()).filter(pk=message_id).first()
+        message = (
+            selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
+            .filter(pk=message_id)
+            .first()
+        )
         if message is None:
             raise Http404("No message with this id.")
         message.thread = self.get_thread()

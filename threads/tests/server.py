@@ -53,9 +53,10 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: dict[str, str], log_path: Path | None = None):
+def uvicorn_server(env: dict[str, str], log_path: Path | None = None, processes: list | None = None):
     """Serve chat_project.asgi with uvicorn on a free loopback port; yield its
-    base URL. With `log_path`, its output (access log included) goes there."""
+    base URL. With `log_path`, its output (access log included) goes there;
+    with `processes`, its Popen is appended (a test may kill it)."""
     port = free_port()
     # The production command (scripts/serve.sh): proxy headers only from FORWARDED_ALLOW_IPS.
     command = ["sh", str(PROJECT_ROOT / "scripts" / "serve.sh"), "--host", "127.0.0.1", "--port", str(port)]
@@ -65,6 +66,8 @@ def uvicorn_server(env: dict[str, str], log_path: Path | None = None):
         cwd=PROJECT_ROOT, env={**env, "UVICORN_PYTHON": sys.executable},
         stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    if processes is not None:
+        processes.append(process)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

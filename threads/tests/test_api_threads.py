@@ -97,7 +97,8 @@ def test_thread_list_shows_only_my_threads_latest_activity_first(client_for, ali
     assert [t["id"] for t in body["results"]] == [with_bob.pk, with_carol.pk]
     first = body["results"][0]
     assert set(first) == {
-        "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count"
+        "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+        "muted",
     }
     assert (first["kind"], first["title"], first["member_count"]) == ("direct", None, 2)
     assert first["unread_count"] == 2

@@ -28,6 +28,10 @@ OPERATIONS = {
     ("/api/threads/{thread_pk}/members/", "get"), ("/api/threads/{thread_pk}/members/", "post"),
     ("/api/threads/{thread_pk}/members/{id}/", "patch"), ("/api/threads/{thread_pk}/members/{id}/", "delete"),
     ("/api/session/", "post"), ("/api/session/", "delete"),
+    # safety (issue 16)
+    ("/api/users/{id}/block/", "post"), ("/api/users/{id}/block/", "delete"), ("/api/users/blocked/", "get"),
+    ("/api/threads/{id}/mute/", "post"), ("/api/threads/{id}/unmute/", "post"),
+    ("/api/threads/{thread_pk}/messages/{id}/report/", "post"),
 }
 
 
@@ -79,6 +83,12 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
          {"200", "400", "401", "403", "404", "406", "413", "415", "429"}),
         ("/api/threads/{thread_pk}/members/{id}/", "delete", {"204", "400", "401", "403", "404", "406", "429"}),
         ("/api/threads/{thread_pk}/messages/{message_pk}/readers/", "get", {"200", "400", "401", "404", "406"}),
+        ("/api/users/{id}/block/", "post", {"204", "400", "401", "403", "404", "406", "429"}),
+        ("/api/users/{id}/block/", "delete", {"204", "401", "403", "404", "406", "429"}),
+        ("/api/users/blocked/", "get", {"200", "400", "401", "406"}),
+        ("/api/threads/{id}/mute/", "post", {"204", "401", "403", "404", "406", "429"}),
+        ("/api/threads/{thread_pk}/messages/{id}/report/", "post",
+         {"200", "201", "400", "401", "403", "404", "406", "413", "415", "429"}),
     ],
 )
 def test_each_operation_documents_its_error_statuses(path, method, codes):
