@@ -40,6 +40,14 @@ def payload(event_type: str, data: dict, *, at=None) -> str:
     )
 
 
+def _annotate(events: list[dict]) -> None:
+    """The users shown carry is_online and last_seen, as in the API's answers
+    (threads.presence: one lookup, no query)."""
+    from threads import presence
+
+    presence.annotate(events)
+
+
 def store(deliveries: Iterable[tuple[int, dict]]) -> list[WebhookDelivery]:
     """Queue the webhooks of these (user id, event) deliveries, in the current transaction."""
     active = endpoints.active()
@@ -60,6 +68,11 @@ def store(deliveries: Iterable[tuple[int, dict]]) -> list[WebhookDelivery]:
         recipients.setdefault(key, [])
         if user_id not in recipients[key]:
             recipients[key].append(user_id)
+    wanted_events = [event for event in events.values() if event.get("type") in _KNOWN and any(
+        endpoint.subscribes_to(event["type"]) for endpoint in active)]
+    if not wanted_events:
+        return []
+    _annotate(wanted_events)
     now = timezone.now()
     rows = []
     for key, event in events.items():
@@ -115,6 +128,7 @@ def offline_recipients(events: list[dict], *, thread_id: int, recipient_ids: Ite
     if not offline:
         return
     muted = _muted_user_ids(thread_id, offline)
+    _annotate(events)
     now = timezone.now()
     rows = []
     for event in events:
