@@ -15,6 +15,7 @@ effort: a channel layer that is down is logged and never fails the write
 that already committed.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
@@ -28,6 +29,8 @@ from webhooks import hooks as webhook_hooks
 from . import presence, selectors
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
+
+logger = logging.getLogger(__name__)
 
 # One event for one user: (user id, event).
 Delivery = tuple[int, dict]
@@ -117,6 +120,8 @@ def messages_created(
             *_unread_counts(thread.pk, recipients),
         ]
     )
+    # For push and email: the recipients with no open socket (no query unless an endpoint wants it).
+    webhook_hooks.offline_recipients(payloads, thread_id=thread.pk, recipient_ids=recipients)
 
 
 def message_updated(message: Message) -> None:
@@ -264,9 +269,13 @@ def typing(*, thread_id: int, user: AbstractBaseUser) -> dict:
 
 def sent_directly(event: dict, *, user_ids: list[int]) -> None:
     """An event that goes to these users without a write (a typing notice
-    from the consumer): its webhooks, if an endpoint is active."""
+    from the consumer, presence): its webhooks, if an endpoint is active.
+    Never raises: the event itself still goes out."""
     if user_ids and webhook_hooks.wanted():
-        webhook_hooks.store([(user_id, event) for user_id in user_ids])
+        try:
+            webhook_hooks.store([(user_id, event) for user_id in user_ids])
+        except Exception:
+            logger.exception("Webhooks of a %s event not stored", event.get("type"))
 
 
 def user_sessions_ended(user_id: int) -> None:

@@ -495,7 +495,9 @@ def presence_deliveries(user_id: int, state: State) -> dict[str, dict]:
     event = {"type": "presence", "user": rendered, "is_online": state.is_online,
              "last_seen": render_time(state.last_seen)}
     message = {"type": "chat.events", "events": [event]}
-    return {events.user_group(contact): message for contact in selectors.contact_ids(user_id=user_id)}
+    contacts = list(selectors.contact_ids(user_id=user_id))
+    events.sent_directly(event, user_ids=contacts)  # its webhooks, if an endpoint wants them
+    return {events.user_group(contact): message for contact in contacts}
 
 
 def render_time(value: float | None) -> str | None:

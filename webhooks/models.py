@@ -18,8 +18,9 @@ from django.utils import timezone
 from . import addresses
 
 # Every event type an endpoint can receive: those the WebSocket carries
-# (threads/events.py, the consumer's typing notices), plus
-# `message.created.offline` when the presence feature is merged.
+# (threads/events.py, the consumer's typing notices, presence), plus
+# `message.created.offline`: a new message, once per recipient with no open
+# WebSocket (webhooks/hooks.py).
 EVENT_TYPES = [
     "message.created",
     "message.updated",
@@ -34,6 +35,8 @@ EVENT_TYPES = [
     "member.updated",
     "unread_count",
     "typing",
+    "presence",
+    "message.created.offline",
 ]
 
 

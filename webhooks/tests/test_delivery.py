@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from threads import services
 from webhooks import delivery
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.tests.conftest import ONLINE_TYPES
 
 
 def test_a_sent_message_reaches_the_endpoint_signed(client_for, thread, alice, bob, receiver, make_endpoint):
@@ -157,7 +158,7 @@ def test_an_address_that_became_private_is_refused_at_delivery(db, thread, alice
         (socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))])
     connections = []
     monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: connections.append(args))
-    endpoint = WebhookEndpoint(url="https://hooks.example.test/chat")
+    endpoint = WebhookEndpoint(url="https://hooks.example.test/chat", event_types=ONLINE_TYPES)
     endpoint.full_clean()
     endpoint.save()
     services.message_create(thread=thread, sender=alice, text="to a private address")
@@ -256,7 +257,7 @@ def test_a_delivery_gives_up_after_the_retry_period(thread, alice, receiver, end
 
 
 def test_a_deactivated_or_deleted_endpoint_gets_nothing_more(thread, alice, receiver, endpoint, make_endpoint):
-    other = make_endpoint(receiver.url)
+    other = make_endpoint(receiver.url, event_types=ONLINE_TYPES)
     services.message_create(thread=thread, sender=alice, text="x")
     assert WebhookDelivery.objects.count() == 4
     endpoint.is_active = False

@@ -10,6 +10,7 @@ from threads import services
 from threads.models import Membership, Message
 from webhooks import endpoints, hooks
 from webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from webhooks.tests.conftest import ONLINE_TYPES
 
 
 def queued(event_type: str) -> list[dict]:
@@ -17,7 +18,8 @@ def queued(event_type: str) -> list[dict]:
 
 
 def test_every_event_type_the_websocket_carries_is_queued(alice, bob, carol, make_user, endpoint):
-    """Typing notices come from the consumer: test_typing.py."""
+    """Typing notices come from the consumer, presence events from
+    threads.presence: test_typing.py, test_offline.py."""
     dave = make_user("dave")
     group = services.group_create(owner=alice, title="Plans", members=[bob, carol])
     services.group_rename(thread=group, actor=alice, title="Plans 2")
@@ -34,7 +36,9 @@ def test_every_event_type_the_websocket_carries_is_queued(alice, bob, carol, mak
     services.messages_set_read(messages=Message.objects.filter(thread=direct), is_read=False)
     services.thread_delete(thread=group, actor=alice)
 
-    assert set(WebhookDelivery.objects.values_list("event_type", flat=True)) == set(EVENT_TYPES) - {"typing"}
+    assert set(WebhookDelivery.objects.values_list("event_type", flat=True)) == set(EVENT_TYPES) - {
+        "typing", "presence", "message.created.offline"  # test_typing.py, test_offline.py
+    }
 
     # One webhook per distinct event, with the users it went to (equal
     # unread counts of several users are one event).
@@ -86,13 +90,14 @@ def test_a_send_costs_nothing_without_endpoints_and_one_insert_with_one(
     without = send_queries(client, group.pk)
     assert not any("webhooks_" in sql for sql in without)
 
-    make_endpoint(receiver.url)
+    make_endpoint(receiver.url, event_types=[t for t in EVENT_TYPES if t != "message.created.offline"])
     send_queries(client, group.pk)  # this process reloads the endpoints once after the change
     with_endpoint = send_queries(client, group.pk)
 
     # The event's own reads (the recipients' totals, which ran after the
     # commit) now run inside the transaction, plus one INSERT of every
-    # webhook, whatever the group's size.
+    # webhook, whatever the group's size. (message.created.offline adds
+    # two: test_offline.py.)
     extra = [sql for sql in with_endpoint if "webhooks_" in sql]
     assert len(extra) == 1
     assert extra[0].startswith("INSERT")
@@ -121,7 +126,7 @@ def test_another_process_change_is_seen_through_the_cache_version(db, settings, 
 
 def test_saving_an_endpoint_takes_effect_at_once_in_this_process(db, thread, alice, make_endpoint, receiver):
     services.message_create(thread=thread, sender=alice, text="before")
-    endpoint = make_endpoint(receiver.url)
+    endpoint = make_endpoint(receiver.url, event_types=ONLINE_TYPES)
     services.message_create(thread=thread, sender=alice, text="after")
     assert WebhookDelivery.objects.count() == 2
     endpoint.is_active = False
