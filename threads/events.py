@@ -271,11 +271,11 @@ def sent_directly(event: dict, *, user_ids: list[int]) -> None:
     """An event that goes to these users without a write (a typing notice
     from the consumer, presence): its webhooks, if an endpoint is active.
     Never raises: the event itself still goes out."""
-    if user_ids and webhook_hooks.wanted():
-        try:
+    try:
+        if user_ids and webhook_hooks.wanted():
             webhook_hooks.store([(user_id, event) for user_id in user_ids])
-        except Exception:
-            logger.exception("Webhooks of a %s event not stored", event.get("type"))
+    except Exception:
+        logger.exception("Webhooks of a %s event not stored", event.get("type"))
 
 
 def user_sessions_ended(user_id: int) -> None:
