@@ -64,6 +64,12 @@ def refusal(*, blocker_id: int, sender_id: int) -> str:
 
 def blocks_sender_sql(member_column: str) -> str:
     """Raw SQL for the send's counting UPDATE: whether the member in
-    `member_column` blocks the sender (one %s parameter: the sender's id)."""
+    `member_column` blocks the sender and so does not see the message (two
+    %s parameters: the sender's id and the message's `created`). The same
+    rule as `hidden_from`, by time, so that what a member is counted and
+    what they are shown agree even for a send that raced the block."""
     table = connection.ops.quote_name(Block._meta.db_table)
-    return f"EXISTS (SELECT 1 FROM {table} b WHERE b.blocker_id = {member_column} AND b.blocked_id = %s)"
+    return (
+        f"EXISTS (SELECT 1 FROM {table} b WHERE b.blocker_id = {member_column} AND b.blocked_id = %s"
+        " AND b.created <= %s)"
+    )

@@ -647,6 +647,7 @@ def _count_sent_messages(
     who block the sender: their count stays as it was and they get no event."""
     table = connection.ops.quote_name(Membership._meta.db_table)
     blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
+    created = connection.ops.adapt_datetimefield_value(newest.created)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
@@ -657,8 +658,8 @@ def _count_sent_messages(
             " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot,"
             f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
             [
-                connection.ops.adapt_datetimefield_value(newest.created), sender_id, sender_id, sent,
-                sender_id, newest.pk, thread.pk, sender_id,
+                created, sender_id, sender_id, created, sent,
+                sender_id, newest.pk, thread.pk, sender_id, created,
             ],
         )
         rows = cursor.fetchall()
