@@ -1,0 +1,165 @@
+"""The chat API against the plain DRF baseline, from the benchmark's results
+files: a chart (docs/benchmarks-plain-drf.png) and the table between the
+markers in docs/benchmarks.md. run_bench.py calls it after every run; run it
+by hand to redraw from the files:
+
+    .venv/bin/python bench/plot.py [bench/results-sqlite.json bench/results-postgres.json]
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "docs" / "benchmarks-plain-drf.png"
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- plain-drf-table:start -->", "<!-- plain-drf-table:end -->"
+DEFAULT_FILES = [ROOT / "bench" / "results-sqlite.json", ROOT / "bench" / "results-postgres.json"]
+
+# The six endpoints both apps have, in the order shown.
+ENDPOINTS = [
+    ("floor", "authenticated no-op (floor)"),
+    ("page_first", "message page"),
+    ("send", "send"),
+    ("mark_read", "mark thread read"),
+    ("thread_list", "thread list"),
+    ("unread_count", "unread count"),
+]
+DB_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def load(files: list[Path]) -> list[dict]:
+    """One panel per database and scale that has the baseline's figures."""
+    panels = []
+    for file in files:
+        if not file.exists():
+            continue
+        data = json.loads(file.read_text())
+        for scale in data["scales"]:
+            rows = {row["key"]: row for row in scale["results"]}
+            if not any("rps" in (row.get("plain") or {}) for row in rows.values()):
+                continue
+            panels.append(
+                {
+                    "db": data["db"],
+                    "title": f"{DB_NAMES.get(data['db'], data['db'])}, {scale['messages']:,} messages",
+                    "label": scale["label"],
+                    "date": data["machine"]["date"],
+                    "commit": data["machine"]["commit"],
+                    "command": data["command"],
+                    "server": scale["server"].split()[0],
+                    "rounds": len(rows["floor"]["runs"]) if "floor" in rows else 0,
+                    "rows": rows,
+                }
+            )
+    return panels
+
+
+def figure(panels: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [name for _, name in ENDPOINTS]
+    fig, axes = plt.subplots(2, len(panels), figsize=(5.2 * len(panels), 8), squeeze=False)
+    width = 0.38
+    for column, panel in enumerate(panels):
+        ours = [panel["rows"].get(key, {}) for key, _ in ENDPOINTS]
+        plain = [row.get("plain") or {} for row in ours]
+        positions = range(len(ENDPOINTS))
+        for row_index, (metric, label) in enumerate((("rps", "requests/s (higher is better)"),
+                                                     ("p50_ms", "p50 latency, ms (lower is better)"))):  # fmt: skip
+            axis = axes[row_index][column]
+            ours_values = [row.get(metric, 0) for row in ours]
+            plain_values = [row.get(metric, 0) for row in plain]
+            axis.barh([p - width / 2 for p in positions], ours_values, width, label="this API", color="#2b6cb0")
+            axis.barh([p + width / 2 for p in positions], plain_values, width, label="plain DRF", color="#c0c0c0")
+            if metric == "rps":
+                for position, row in zip(positions, ours, strict=True):
+                    if row.get("plain_share"):
+                        axis.annotate(f"{row['plain_share']:.2f}x", (row["rps"], position - width / 2),
+                                      xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+            axis.set_yticks(list(positions), names if column == 0 else [""] * len(names), fontsize=9)
+            axis.invert_yaxis()
+            axis.set_xlabel(label)
+            axis.grid(axis="x", alpha=0.3)
+            if row_index == 0:
+                axis.set_title(f"{panel['title']} ({panel['server']})", fontsize=10)
+    axes[1][-1].legend(loc="lower right", fontsize=8)
+    servers = sorted({panel["server"] for panel in panels})
+    rounds = max(panel["rounds"] for panel in panels)
+    fig.suptitle(
+        f"This chat API against a plain Django + DRF app: same data, same server ({', '.join(servers)}, 2 workers),\n"
+        f"wrk 4 connections, medians of {rounds} round(s); labels: throughput x plain DRF",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def fmt(value, digits=2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table(panels: list[dict]) -> str:
+    header = "| Endpoint | " + " | ".join(
+        f"{DB_NAMES.get(p['db'], p['db'])} {p['label']}: req/s ours / plain, p50 ms ours / plain | x plain DRF "
+        f"| x floor" for p in panels
+    ) + " |"
+    lines = [header, "| --- |" + " ---: | ---: | ---: |" * len(panels)]
+    for key, name in ENDPOINTS:
+        cells = []
+        for panel in panels:
+            row = panel["rows"].get(key) or {}
+            plain = row.get("plain") or {}
+            if "rps" not in row:
+                cells += ["-", "-", "-"]
+                continue
+            cells += [
+                f"{fmt(row['rps'], 0)} / {fmt(plain.get('rps'), 0)}, {fmt(row['p50_ms'], 1)} / "
+                f"{fmt(plain.get('p50_ms'), 1)}",
+                f"**{fmt(row.get('plain_share'))}**",
+                fmt(row.get("floor_share")),
+            ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    sources = [
+        f"- {p['title']}: `{p['command']}`, {p['date']}, commit {p['commit']}, {p['server']}, "
+        f"{p['rounds']} round(s)" for p in panels
+    ]
+    return "\n".join([*lines, "", *dict.fromkeys(sources)])
+
+
+def update_doc(text: str, doc: Path = DOC) -> bool:
+    content = doc.read_text()
+    if START not in content or END not in content:
+        return False
+    before, rest = content.split(START, 1)
+    _, after = rest.split(END, 1)
+    doc.write_text(f"{before}{START}\n{text}\n{END}{after}")
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="results JSON files (default: bench/results-*.json)")
+    parser.add_argument("--chart", type=Path, default=CHART)
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    panels = load(args.files or DEFAULT_FILES)
+    if not panels:
+        sys.exit("no results with the plain DRF baseline's figures")
+    figure(panels, args.chart)
+    print(f"wrote {args.chart}")
+    text = table(panels)
+    if not args.no_doc and update_doc(text):
+        print(f"updated the table in {DOC}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
