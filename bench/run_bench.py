@@ -10,13 +10,20 @@ user `scale_hot` of 1,800 direct threads and 200 groups, the hot thread of
 1. makes a scratch database (SQLite: /tmp/chat_bench_<scale>.sqlite3;
    PostgreSQL: the database chat_bench_<scale>, dropped and created again),
    runs `migrate` and `manage.py seed_scale`;
-2. serves the app with its production server, `uvicorn chat_project.asgi:application
-   --workers 2`, with DEBUG off, on 127.0.0.1;
-3. drives every endpoint in turn with wrk (`-t2 -c16`, a warm-up, then a timed
+2. serves the app with its production HTTP server, `gunicorn chat_project.wsgi:application
+   --workers 2` (sync workers; `--server uvicorn` for chat_project.asgi on uvicorn),
+   with DEBUG off, on 127.0.0.1, and beside it the plain DRF baseline of
+   bench/plain/ (its tables filled from the app's, same database), served the
+   same way (`--no-plain`: without);
+3. drives every endpoint in turn with wrk (`-t2 -c4`, a warm-up, then a timed
    run; bench/wrk.lua) with scale_hot's JWT, after checking that one request
-   of each answers 2xx;
-4. prints a table per scale (requests/s, p50, p99, throughput as a share of
-   the floor endpoint `GET /api/ping/` measured in the same run) and at the end
+   of each answers 2xx; the six endpoints the baseline has too are driven on
+   it back to back with ours (`--also-server uvicorn`: and on the app under
+   the other server), and each run records the server processes' CPU time
+   per request;
+4. prints a table per scale (requests/s, p50, p99, server CPU ms per request,
+   throughput as a share of the floor endpoint `GET /api/ping/` measured in
+   the same run and as a share of the plain DRF app's) and at the end
    each endpoint's p50 at the large scale over the small one, and writes it all
    to bench/results-<db>.md and bench/results-<db>.json.
 
@@ -293,6 +300,23 @@ class Server:
         self.stop()
         sys.exit(f"{kind} did not answer within 60 s; see {log_path}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes (its session: master and workers).
+
+        Unlike throughput, it hardly depends on what else the machine runs, so
+        CPU ms per request compares servers and apps on a shared machine.
+        """
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # After the command: state, ppid, pgrp, session, ..., utime (12th), stime (13th).
+            if int(fields[3]) == self.proc.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -510,6 +534,7 @@ def bench_scale(args, messages: int) -> dict:
                     rows[case.key]["plain"]["skipped"] = f"answered {status}"
             if other_server and case.key in PLAIN_CASES:
                 rows[case.key]["other_server"] = {"key": case.key, "server": args.also_server, "runs": []}
+        servers = {"ours": server, "plain": plain_server, (args.also_server or "")[:5]: other_server}
         load_before = os.getloadavg()
         for round_number in range(1, args.rounds + 1):
             if args.rounds > 1:
@@ -527,10 +552,14 @@ def bench_scale(args, messages: int) -> dict:
                         continue
                     if args.warmup > 0:
                         run_wrk(args, base, case, run_env, args.warmup)
+                    cpu_before = servers[who].cpu_seconds()
                     result = run_wrk(args, base, case, run_env, args.duration)
+                    cpu = servers[who].cpu_seconds() - cpu_before
+                    result["server_cpu_ms"] = round(1000 * cpu / result["requests"], 3) if result["requests"] else None
                     row["runs"].append(result)
                     log(
                         f"{who:<5} {case.name:<55} {result['rps']:>8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+                        f"cpu {result['server_cpu_ms'] or 0:6.2f} ms/req  "
                         f"p99 {result['p99_ms']:7.2f} ms"
                         + (f"  ERRORS {result['errors']}" if result["errors"] else "")
                     )
@@ -579,8 +608,10 @@ def summarize(row: dict) -> dict:
     runs = row["runs"]
     if not runs:
         return row
-    for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms"):
-        row[name] = statistics.median(run[name] for run in runs)
+    for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "server_cpu_ms"):
+        values = [run[name] for run in runs if run.get(name) is not None]
+        if values:
+            row[name] = statistics.median(values)
     row["requests"] = sum(run["requests"] for run in runs)
     row["errors"] = sum(run["errors"] for run in runs)
     return row
@@ -675,33 +706,41 @@ def scale_table(scale: dict) -> list[str]:
         + ". Load average "
         f"{scale['load_average_before'][0]:.2f} before, {scale['load_average_after'][0]:.2f} after.",
         "",
-        "| Endpoint | Request | Requests/s | p50 ms | p99 ms | x floor | plain DRF: req/s, p50 ms | x plain DRF "
-        + (f"| ours on {other_kind}: req/s, p50 ms | x plain DRF ({other_kind}) " if other_kind else "")
+        "| Endpoint | Request | Requests/s | p50 ms | p99 ms | server CPU ms/req | x floor | plain DRF: req/s, p50 ms, "
+        "CPU ms/req | x plain DRF "
+        + (f"| ours on {other_kind}: req/s, p50 ms, CPU ms/req | x plain DRF ({other_kind}) " if other_kind else "")
         + "| Errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if other_kind else ""),
+        "| --- | --- |" + " ---: |" * (8 + 2 * bool(other_kind)),
     ]
     for row in scale["results"]:
         name = row["name"]
         if row["key"] == "page_before" and not scale["features"].get("before_supported"):
             name += " (?before= not supported: first page)"
         if "skipped" in row:
-            lines.append(f"| {name} | `{row['request']}` | skipped: {row['skipped']} | | | | | | |")
+            cells = " |" * (7 + 2 * bool(other_kind))
+            lines.append(f"| {name} | `{row['request']}` | skipped: {row['skipped']} |{cells}")
             continue
         plain = row.get("plain") or {}
-        plain_cell = f"{fmt(plain['rps'])}, {fmt(plain['p50_ms'], 2)}" if "rps" in plain else "-"
+        plain_cell = (
+            f"{fmt(plain['rps'])}, {fmt(plain['p50_ms'], 2)}, {fmt(plain.get('server_cpu_ms'), 2)}"
+            if "rps" in plain
+            else "-"
+        )
         errors = row["errors"] + plain.get("errors", 0)
         other_cells = ""
         if other_kind:
             other = row.get("other_server") or {}
             other_cells = (
-                f" {fmt(other['rps'])}, {fmt(other['p50_ms'], 2)} | {fmt(other.get('plain_share'), 2)} |"
+                f" {fmt(other['rps'])}, {fmt(other['p50_ms'], 2)}, {fmt(other.get('server_cpu_ms'), 2)} "
+                f"| {fmt(other.get('plain_share'), 2)} |"
                 if "rps" in other
                 else " - | - |"
             )
             errors += other.get("errors", 0)
         lines.append(
             f"| {name} | `{row['request']}` | {fmt(row['rps'])} | {fmt(row['p50_ms'], 2)} | {fmt(row['p99_ms'], 2)} "
-            f"| {fmt(row.get('floor_share'), 2)} | {plain_cell} | {fmt(row.get('plain_share'), 2)} |{other_cells}"
+            f"| {fmt(row.get('server_cpu_ms'), 2)} | {fmt(row.get('floor_share'), 2)} | {plain_cell} "
+            f"| {fmt(row.get('plain_share'), 2)} |{other_cells}"
             f" {errors or ''} |"
         )
     notes = [f"{row['name']}: {row['note']}." for row in scale["results"] if row.get("note")]
@@ -857,6 +896,14 @@ def main() -> None:
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    if args.plain and not args.out:
+        # The chart and the docs table from every results file there is (bench/plot.py).
+        try:
+            import plot
+        except ImportError as error:  # matplotlib is a dev dependency
+            log(f"no chart: {error}")
+        else:
+            plot.main([])
 
 
 if __name__ == "__main__":
