@@ -61,25 +61,40 @@ def figure(panels: list[dict], out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     names = [name for _, name in ENDPOINTS]
-    fig, axes = plt.subplots(2, len(panels), figsize=(5.2 * len(panels), 8), squeeze=False)
-    width = 0.38
+    fig, axes = plt.subplots(3, len(panels), figsize=(max(9.0, 5.6 * len(panels)), 12), squeeze=False)
+    width = 0.27
     for column, panel in enumerate(panels):
         ours = [panel["rows"].get(key, {}) for key, _ in ENDPOINTS]
         plain = [row.get("plain") or {} for row in ours]
         positions = range(len(ENDPOINTS))
-        for row_index, (metric, label) in enumerate((("rps", "requests/s (higher is better)"),
-                                                     ("p50_ms", "p50 latency, ms (lower is better)"))):  # fmt: skip
+        metrics = (
+            ("rps", "requests/s (higher is better)"),
+            ("p50_ms", "p50 latency, ms, log scale (lower is better)"),
+            ("server_cpu_ms", "server CPU ms per request, log scale (lower is better)"),
+        )
+        for row_index, (metric, label) in enumerate(metrics):
             axis = axes[row_index][column]
             ours_values = [row.get(metric, 0) for row in ours]
             plain_values = [row.get(metric, 0) for row in plain]
-            axis.barh([p - width / 2 for p in positions], ours_values, width, label="this API", color="#2b6cb0")
-            axis.barh([p + width / 2 for p in positions], plain_values, width, label="plain DRF", color="#c0c0c0")
+            server = panel["server"]
+            axis.barh([p - width for p in positions], ours_values, width, label=f"this API ({server})", color="#2b6cb0")
+            axis.barh(list(positions), plain_values, width, label=f"plain DRF ({server})", color="#b0b0b0")
+            other = [row.get("other_server") or {} for row in ours]
+            if any(metric in row for row in other):
+                other_server = next(row["server"] for row in other if "server" in row)
+                axis.barh([p + width for p in positions], [row.get(metric, 0) for row in other], width,
+                          label=f"this API ({other_server})", color="#90cdf4")  # fmt: skip
+            if metric != "rps":
+                axis.set_xscale("log")
+                axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+                axis.xaxis.set_minor_formatter(ticker.NullFormatter())
             if metric == "rps":
                 for position, row in zip(positions, ours, strict=True):
                     if row.get("plain_share"):
-                        axis.annotate(f"{row['plain_share']:.2f}x", (row["rps"], position - width / 2),
+                        axis.annotate(f"{row['plain_share']:.2f}x", (row["rps"], position - width),
                                       xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)  # fmt: skip
             axis.set_yticks(list(positions), names if column == 0 else [""] * len(names), fontsize=9)
             axis.invert_yaxis()
@@ -87,15 +102,16 @@ def figure(panels: list[dict], out: Path) -> None:
             axis.grid(axis="x", alpha=0.3)
             if row_index == 0:
                 axis.set_title(f"{panel['title']} ({panel['server']})", fontsize=10)
-    axes[1][-1].legend(loc="lower right", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, 0.945))
     servers = sorted({panel["server"] for panel in panels})
     rounds = max(panel["rounds"] for panel in panels)
     fig.suptitle(
         f"This chat API against a plain Django + DRF app: same data, same server ({', '.join(servers)}, 2 workers),\n"
-        f"wrk 4 connections, medians of {rounds} round(s); labels: throughput x plain DRF",
+        f"wrk 4 connections, medians of {rounds} round(s); labels: throughput x plain DRF on the same server",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)
     plt.close(fig)
@@ -106,31 +122,44 @@ def fmt(value, digits=2) -> str:
 
 
 def table(panels: list[dict]) -> str:
+    """Per endpoint and panel: throughput and CPU per request, ours against the baseline's."""
     header = "| Endpoint | " + " | ".join(
-        f"{DB_NAMES.get(p['db'], p['db'])} {p['label']}: req/s ours / plain, p50 ms ours / plain | x plain DRF "
-        f"| x floor" for p in panels
+        f"{DB_NAMES.get(p['db'], p['db'])} {p['label']}: req/s ours / plain | p50 ms ours / plain "
+        f"| CPU ms/req ours / plain | **x plain DRF** (req/s) | x plain DRF (CPU)" for p in panels
     ) + " |"
-    lines = [header, "| --- |" + " ---: | ---: | ---: |" * len(panels)]
+    lines = [header, "| --- |" + " ---: | ---: | ---: | ---: | ---: |" * len(panels)]
     for key, name in ENDPOINTS:
         cells = []
         for panel in panels:
             row = panel["rows"].get(key) or {}
             plain = row.get("plain") or {}
-            if "rps" not in row:
-                cells += ["-", "-", "-"]
+            if "rps" not in row or "rps" not in plain:
+                cells += ["-"] * 5
                 continue
+            cpu_ratio = (
+                plain["server_cpu_ms"] / row["server_cpu_ms"]
+                if row.get("server_cpu_ms") and plain.get("server_cpu_ms")
+                else None
+            )
             cells += [
-                f"{fmt(row['rps'], 0)} / {fmt(plain.get('rps'), 0)}, {fmt(row['p50_ms'], 1)} / "
-                f"{fmt(plain.get('p50_ms'), 1)}",
+                f"{fmt(row['rps'], 0)} / {fmt(plain['rps'], 0)}",
+                f"{fmt(row['p50_ms'], 1)} / {fmt(plain['p50_ms'], 1)}",
+                f"{fmt(row.get('server_cpu_ms'))} / {fmt(plain.get('server_cpu_ms'))}",
                 f"**{fmt(row.get('plain_share'))}**",
-                fmt(row.get("floor_share")),
+                fmt(cpu_ratio),
             ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     sources = [
         f"- {p['title']}: `{p['command']}`, {p['date']}, commit {p['commit']}, {p['server']}, "
-        f"{p['rounds']} round(s)" for p in panels
+        f"{p['rounds']} round(s), medians" for p in panels
     ]
-    return "\n".join([*lines, "", *dict.fromkeys(sources)])
+    notes = [
+        "",
+        "x plain DRF (req/s): our requests/s over the baseline's; x plain DRF (CPU): the baseline's server CPU "
+        "per request over ours (above 1: ours does less work per request). Both measured back to back in each "
+        "round.",
+    ]
+    return "\n".join([*lines, "", *dict.fromkeys(sources), *notes])
 
 
 def update_doc(text: str, doc: Path = DOC) -> bool:
