@@ -247,6 +247,10 @@ def user_sessions_ended(user_id: int) -> None:
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            run_coroutine(lambda: layer.group_send(user_group(user_id), {"type": "session.end"}))
+
+            async def end() -> None:
+                await layer.group_send(user_group(user_id), {"type": "session.end"})
+
+            run_coroutine(end)
 
     transaction.on_commit(send, robust=True)
