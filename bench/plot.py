@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "docs" / "benchmarks-plain-drf.png"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- plain-drf-table:start -->", "<!-- plain-drf-table:end -->"
-DEFAULT_FILES = [ROOT / "bench" / "results-sqlite.json", ROOT / "bench" / "results-postgres.json"]
+# Every results file of bench/ (bench/results-<db>.json, and any --out bench/results-<name>.json).
+DEFAULT_FILES = sorted((ROOT / "bench").glob("results-*.json"))
 
 # The six endpoints both apps have, in the order shown.
 ENDPOINTS = [
@@ -45,6 +46,7 @@ def load(files: list[Path]) -> list[dict]:
                     "db": data["db"],
                     "title": f"{DB_NAMES.get(data['db'], data['db'])}, {scale['messages']:,} messages",
                     "label": scale["label"],
+                    "messages": scale["messages"],
                     "date": data["machine"]["date"],
                     "commit": data["machine"]["commit"],
                     "command": data["command"],
@@ -53,7 +55,9 @@ def load(files: list[Path]) -> list[dict]:
                     "rows": rows,
                 }
             )
-    return panels
+    # SQLite first, then PostgreSQL; the smaller scale first; one panel per database and scale.
+    panels.sort(key=lambda panel: (panel["db"] != "sqlite", panel["messages"], panel["date"]))
+    return list({(panel["db"], panel["messages"]): panel for panel in panels}.values())
 
 
 def figure(panels: list[dict], out: Path) -> None:
@@ -122,44 +126,45 @@ def fmt(value, digits=2) -> str:
 
 
 def table(panels: list[dict]) -> str:
-    """Per endpoint and panel: throughput and CPU per request, ours against the baseline's."""
-    header = "| Endpoint | " + " | ".join(
-        f"{DB_NAMES.get(p['db'], p['db'])} {p['label']}: req/s ours / plain | p50 ms ours / plain "
-        f"| CPU ms/req ours / plain | **x plain DRF** (req/s) | x plain DRF (CPU)" for p in panels
-    ) + " |"
-    lines = [header, "| --- |" + " ---: | ---: | ---: | ---: | ---: |" * len(panels)]
-    for key, name in ENDPOINTS:
-        cells = []
-        for panel in panels:
+    """One table per database and scale: throughput and CPU per request, ours against the baseline's."""
+    lines = []
+    for panel in panels:
+        lines += [
+            f"#### {panel['title']}",
+            "",
+            "| Endpoint | req/s ours / plain | p50 ms ours / plain | server CPU ms/req ours / plain "
+            "| **x plain DRF** (req/s) | x plain DRF (CPU) | x floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for key, name in ENDPOINTS:
             row = panel["rows"].get(key) or {}
             plain = row.get("plain") or {}
             if "rps" not in row or "rps" not in plain:
-                cells += ["-"] * 5
+                lines.append(f"| {name} |" + " - |" * 6)
                 continue
             cpu_ratio = (
                 plain["server_cpu_ms"] / row["server_cpu_ms"]
                 if row.get("server_cpu_ms") and plain.get("server_cpu_ms")
                 else None
             )
-            cells += [
-                f"{fmt(row['rps'], 0)} / {fmt(plain['rps'], 0)}",
-                f"{fmt(row['p50_ms'], 1)} / {fmt(plain['p50_ms'], 1)}",
-                f"{fmt(row.get('server_cpu_ms'))} / {fmt(plain.get('server_cpu_ms'))}",
-                f"**{fmt(row.get('plain_share'))}**",
-                fmt(cpu_ratio),
-            ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    sources = [
-        f"- {p['title']}: `{p['command']}`, {p['date']}, commit {p['commit']}, {p['server']}, "
-        f"{p['rounds']} round(s), medians" for p in panels
-    ]
-    notes = [
-        "",
+            lines.append(
+                f"| {name} | {fmt(row['rps'], 0)} / {fmt(plain['rps'], 0)} "
+                f"| {fmt(row['p50_ms'], 1)} / {fmt(plain['p50_ms'], 1)} "
+                f"| {fmt(row.get('server_cpu_ms'))} / {fmt(plain.get('server_cpu_ms'))} "
+                f"| **{fmt(row.get('plain_share'))}** | {fmt(cpu_ratio)} | {fmt(row.get('floor_share'))} |"
+            )
+        lines += [
+            "",
+            f"`{panel['command']}`, {panel['date']}, commit {panel['commit']}, {panel['server']}, "
+            f"{panel['rounds']} round(s), medians.",
+            "",
+        ]
+    lines.append(
         "x plain DRF (req/s): our requests/s over the baseline's; x plain DRF (CPU): the baseline's server CPU "
-        "per request over ours (above 1: ours does less work per request). Both measured back to back in each "
-        "round.",
-    ]
-    return "\n".join([*lines, "", *dict.fromkeys(sources), *notes])
+        "per request over ours (above 1: ours does less work per request); both measured back to back in each "
+        "round. x floor: our requests/s over our own no-op's (the mean of its first and last run)."
+    )
+    return "\n".join(lines)
 
 
 def update_doc(text: str, doc: Path = DOC) -> bool:
@@ -174,7 +179,8 @@ def update_doc(text: str, doc: Path = DOC) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="*", type=Path, help="results JSON files (default: bench/results-*.json)")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="results JSON files (default: bench/results-*.json; the newest per database and scale)")
     parser.add_argument("--chart", type=Path, default=CHART)
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/benchmarks.md")
     args = parser.parse_args(argv)
