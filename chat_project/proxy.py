@@ -16,7 +16,11 @@ from collections.abc import Iterable
 
 
 def _networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(item.strip(), strict=False) for item in spec.split(",") if item.strip()]
+    """Addresses and networks, comma-separated; "*" trusts every peer, as for uvicorn and gunicorn."""
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    if "*" in items:
+        return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+    return [ipaddress.ip_network(item, strict=False) for item in items]
 
 
 def _trusted(address: str, networks) -> bool:

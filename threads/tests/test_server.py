@@ -130,6 +130,8 @@ def remote_addr_seen(trusted: str, peer: str, forwarded_for: str | None) -> str:
         ("10.0.0.2", "198.51.100.4", "203.0.113.9", "198.51.100.4"),
         # Trusted peer, no header: the peer.
         ("10.0.0.2", "10.0.0.2", None, "10.0.0.2"),
+        # "*": every peer is a trusted proxy (as the servers read it).
+        ("*", "198.51.100.4", "203.0.113.9", "203.0.113.9"),
     ],
 )
 def test_the_client_address_comes_from_trusted_proxies_only(trusted, peer, forwarded_for, client):
