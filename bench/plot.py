@@ -126,14 +126,14 @@ def figure(panels: list[dict], out: Path) -> None:
             axis.set_xlabel(label)
             axis.grid(axis="x", alpha=0.3)
             if row_index == 0:
-                axis.set_title(f"{panel['title']} ({panel['server']})", fontsize=10)
+                rounds = f"{panel['rounds']} round{'s' if panel['rounds'] != 1 else ''}"
+                axis.set_title(f"{panel['title']} ({panel['server']}, {rounds})", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, 0.945))
     servers = sorted({panel["server"] for panel in panels})
-    rounds = max(panel["rounds"] for panel in panels)
     fig.suptitle(
         f"This chat API against a plain Django + DRF app: same data, same server ({', '.join(servers)}, 2 workers),\n"
-        f"wrk 4 connections, medians of {rounds} round(s); labels: throughput x plain DRF on the same server",
+        "wrk 4 connections, medians over the rounds; labels: throughput x plain DRF on the same server",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.92))
