@@ -88,3 +88,13 @@ def delete_account(user) -> None:
     user.set_unusable_password()
     user.save()
     log_out_everywhere(user)
+
+
+@transaction.atomic
+def deactivate_user(*, user) -> None:
+    """Deactivate an account (staff: the report queue's "deactivate sender"):
+    it cannot log in, and every session ends (accounts.signals: refresh tokens
+    blacklisted, sockets closed on commit). Its data stays; staff can
+    reactivate it in the admin."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])

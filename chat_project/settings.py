@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "threads",
     "accounts",
+    "safety",
     "webclient",
 ]
 
@@ -218,7 +219,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["threads.renderers.PresenceJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["threads.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "threads.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 20,
@@ -240,12 +241,13 @@ REST_FRAMEWORK = {
 CHAT_THROTTLE_RATES = {
     "token": os.environ.get("CHAT_THROTTLE_TOKEN", "20/minute"),
     "register": os.environ.get("CHAT_THROTTLE_REGISTER", "10/hour"),
-    "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "60/minute"),
+    "message_send": os.environ.get("CHAT_THROTTLE_MESSAGE_SEND", "120/minute"),
     "message_edit": os.environ.get("CHAT_THROTTLE_MESSAGE_EDIT", "30/minute"),
     "delete": os.environ.get("CHAT_THROTTLE_DELETE", "30/minute"),
     "mark_read": os.environ.get("CHAT_THROTTLE_MARK_READ", "120/minute"),
     "thread_create": os.environ.get("CHAT_THROTTLE_THREAD_CREATE", "30/hour"),
     "group_change": os.environ.get("CHAT_THROTTLE_GROUP_CHANGE", "60/minute"),
+    "safety": os.environ.get("CHAT_THROTTLE_SAFETY", "60/minute"),  # block, unblock, mute, unmute, report
 }
 
 SPECTACULAR_SETTINGS = {
@@ -276,9 +278,10 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 
-# Biggest request body Django reads (form or JSON); larger is a 413. A message
-# is at most CHAT_MESSAGE_MAX_LENGTH characters: 256 KB leaves ample room.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Biggest request body Django reads (form or JSON); larger is a 413. A batch
+# send is at most CHAT_MESSAGE_BATCH_MAX messages of CHAT_MESSAGE_MAX_LENGTH
+# characters (100 x 5,000 by default): 3 MB holds that in plain JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 15)),
@@ -336,8 +339,22 @@ CHAT_OUTAGE_RETRY_AFTER_SECONDS = env_int("CHAT_OUTAGE_RETRY_AFTER_SECONDS", 5)
 CHAT_WS_AUTH_TIMEOUT = 10
 CHAT_TYPING_INTERVAL = 2.0
 
+# Presence (threads/presence.py): a socket's entry expires CHAT_PRESENCE_TTL
+# seconds after its process's last heartbeat (every CHAT_PRESENCE_HEARTBEAT
+# seconds), so a dead process's users are offline within the TTL; at most one
+# presence event per user every CHAT_PRESENCE_EVENT_INTERVAL seconds.
+CHAT_PRESENCE_TTL = float(os.environ.get("CHAT_PRESENCE_TTL", "45"))
+CHAT_PRESENCE_HEARTBEAT = float(os.environ.get("CHAT_PRESENCE_HEARTBEAT", "15"))
+CHAT_PRESENCE_EVENT_INTERVAL = float(os.environ.get("CHAT_PRESENCE_EVENT_INTERVAL", "10"))
+if not 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL or CHAT_PRESENCE_EVENT_INTERVAL < 0:
+    raise ImproperlyConfigured("Presence needs 0 < CHAT_PRESENCE_HEARTBEAT < CHAT_PRESENCE_TTL.")
+
 # Chat rules.
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 5000)
+# One request sends at most this many messages ({"messages": [...]}) and
+# marks at most CHAT_MARK_READ_MAX_IDS messages read by id.
+CHAT_MESSAGE_BATCH_MAX = 100
+CHAT_MARK_READ_MAX_IDS = 500
 # The most members a group thread may have, its owner included.
 CHAT_GROUP_MAX_MEMBERS = env_int("CHAT_GROUP_MAX_MEMBERS", 100)
 # How many members a group's representation previews (the full list is /members/).

@@ -81,6 +81,10 @@ parameters = {{ "path.thread_pk" = {group}, "path.id" = {peer} }}
 [[operations]]
 include-path-regex = '/messages/[{{]id[}}]/mark_as_read/$'
 parameters = {{ "path.thread_pk" = {thread}, "path.id" = {received} }}
+
+[[operations]]
+include-path-regex = '/messages/[{{]id[}}]/report/$'
+parameters = {{ "path.thread_pk" = {thread}, "path.id" = {received} }}
 """
 
 
@@ -118,6 +122,7 @@ def main() -> int:
         CHAT_THROTTLE_DELETE="1000000/minute",
         CHAT_THROTTLE_MARK_READ="1000000/minute",
         CHAT_THROTTLE_THREAD_CREATE="1000000/minute",
+        CHAT_THROTTLE_SAFETY="1000000/minute",
     )
     manage("migrate", "--no-input", "-v", "0", env=env)
     manage("loaddata", "fixtures/demo.json", "-v", "0", env=env)

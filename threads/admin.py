@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib import messages as admin_messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -87,6 +87,8 @@ class ThreadAdminForm(forms.ModelForm):
                 )
             except ValidationError as problem:
                 self.add_error("pair", problem.message_dict["participants"])
+            except PermissionDenied as problem:  # safety: a member blocks the owner
+                self.add_error("pair", str(problem))
             return cleaned
         if not users:
             self.add_error("pair", ValidationError(self.fields["pair"].error_messages["required"], code="required"))

@@ -27,6 +27,7 @@ import json
 import time
 from urllib.parse import urlsplit
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -36,11 +37,12 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tokens import token_still_valid
+from safety.selectors import typing_audience
 from webclient.auth import session_group, session_still_valid
 
-from . import events
+from . import events, presence
 from .rendering import render_user_summary
-from .selectors import member_ids_of_thread, parse_id
+from .selectors import parse_id
 
 UNAUTHORIZED = 4401  # 4000-4999: application codes; 401 as in HTTP
 NOT_FOUND = 4404
@@ -90,6 +92,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             timer.cancel()
         if self.user is not None:
             await self.channel_layer.group_discard(events.user_group(self.user.pk), self.channel_name)
+            await presence.get().socket_closed(self.user.pk, self.channel_name)
         if self.session_group is not None:
             await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
@@ -167,6 +170,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Already there for a token (see authenticate); a no-op then.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         await self.send_json({"type": "auth.ok", "user": render_user_summary(user)})
+        await presence.get().socket_opened(user.pk, self.channel_name)  # online while this socket is open
 
     @database_sync_to_async
     def active_user(self, user_id):
@@ -199,14 +203,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Looked up each time (at most one a thread every interval): members
         # come and go, and a removed member must stop reaching the others.
         notice = {"type": "chat.events", "events": [events.typing(thread_id=thread_id, user=self.user)]}
+        await sync_to_async(presence.annotate, thread_sensitive=False)(notice)
         for other in await self.other_members(thread_id):
             await self.channel_layer.group_send(events.user_group(other), notice)
 
     @database_sync_to_async
     def other_members(self, thread_id: int) -> list[int]:
         """The other members of the thread, or none if the user is not a member."""
-        members = member_ids_of_thread(thread_id=thread_id)
-        return [user_id for user_id in members if user_id != self.user.pk] if self.user.pk in members else []
+        # safety: less those who block the user (safety.selectors, one query).
+        return typing_audience(thread_id=thread_id, user_id=self.user.pk)
 
     # Events from the channel layer (threads/events.py).
 

@@ -21,7 +21,9 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import selectors
+from safety import selectors as safety_selectors
+
+from . import presence, selectors
 from .event_loop import run_coroutine
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
@@ -56,6 +58,7 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
             user_group(user_id): {"type": "chat.events", "events": events}
             for user_id, events in events_by_user.items()
         }
+        presence.annotate(messages)  # the users shown carry is_online and last_seen: one lookup for all
 
         async def send_all() -> None:
             if hasattr(layer, "group_send_many"):
@@ -83,29 +86,43 @@ def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delive
     ]
 
 
-def message_created(message: Message, *, members: dict[int, tuple[int, int]]) -> None:
-    """To every member; the others also get their new unread counts.
-    `members`: each member's (unread count, read position) as the send left
-    them (the writer holds the thread's lock, so they are exact)."""
-    positions = {user_id: position for user_id, (_, position) in members.items()}
-    payload = {
-        "type": "message.created",
-        "message": render_message(message, positions if message.thread.is_group else None),
+def messages_created(
+    messages: list[Message], *, members: dict[int, tuple[int, int]], hidden_from: Iterable[int] = ()
+) -> None:
+    """To every member, one `message.created` per message in order; then the
+    others get their new unread counts once. `members`: each member's (unread
+    count, read position) as the send left them (the writer holds the
+    thread's lock, so they are exact); `hidden_from`: members who block the
+    sender, who get nothing (safety)."""
+    thread = messages[0].thread
+    positions = {user_id: position for user_id, (_, position) in members.items()} if thread.is_group else None
+    payloads = [{"type": "message.created", "message": render_message(message, positions)} for message in messages]
+    sender_id = messages[0].sender_id
+    hidden_from = set(hidden_from)
+    recipients = {
+        user_id: unread
+        for user_id, (unread, _) in members.items()
+        if user_id != sender_id and user_id not in hidden_from
     }
-    recipients = {user_id: unread for user_id, (unread, _) in members.items() if user_id != message.sender_id}
     send_on_commit(
-        lambda: [*((user_id, payload) for user_id in members), *_unread_counts(message.thread_id, recipients)]
+        lambda: [
+            *((user_id, payload) for payload in payloads for user_id in members if user_id not in hidden_from),
+            *_unread_counts(thread.pk, recipients),
+        ]
     )
 
 
 def message_updated(message: Message) -> None:
     def build() -> list[Delivery]:
-        positions = selectors.read_positions(thread_id=message.thread_id)
+        # safety: members who block the sender are left out (same query).
+        positions, blockers = safety_selectors.read_positions_and_blockers(
+            thread_id=message.thread_id, sender_id=message.sender_id
+        )
         payload = {
             "type": "message.updated",
             "message": render_message(message, positions if message.thread.is_group else None),
         }
-        return [(user_id, payload) for user_id in positions]
+        return [(user_id, payload) for user_id in positions if user_id not in blockers]
 
     send_on_commit(build)
 
@@ -161,7 +178,7 @@ def thread_created(thread: Thread, *, member_ids: list[int]) -> None:
         )
         if loaded is None:
             return []
-        loaded.unread_count = 0
+        loaded.unread_count, loaded.muted = 0, False
         selectors.load_member_previews([loaded])
         payload = {"type": "thread.created", "thread": render_thread(loaded)}
         return [(user_id, payload) for user_id in member_ids]

@@ -163,6 +163,9 @@ class Membership(models.Model):
     # then read in order from one index, one page at a time, instead of
     # sorting all their threads for every page.
     thread_updated = models.DateTimeField(default=timezone.now, editable=False)
+    # Muted by this member (safety, issue 16): its unread messages still
+    # count in this row's unread_count, but not in the member's total.
+    muted = models.BooleanField(default=False)
 
     objects = MembershipQuerySet.as_manager()
 

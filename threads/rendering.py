@@ -28,11 +28,18 @@ def display_name(first_name: str, last_name: str, username: str) -> str:
     return f"{first_name} {last_name}".strip() or username
 
 
-def render_user_fields(user_id: int, username: str, first_name: str, last_name: str) -> dict:
-    return {"id": user_id, "username": username, "display_name": display_name(first_name, last_name, username)}
+class UserSummary(dict):
+    """A user as others see them. `presence.annotate` finds these in a
+    response or an event and adds `is_online` and `last_seen` to all of them
+    with one lookup (the renderer of every API response and the event sender
+    call it)."""
 
 
-def render_user_summary(user) -> dict:
+def render_user_fields(user_id: int, username: str, first_name: str, last_name: str) -> UserSummary:
+    return UserSummary(id=user_id, username=username, display_name=display_name(first_name, last_name, username))
+
+
+def render_user_summary(user) -> UserSummary:
     """A user as others see them. Reads first_name and last_name: a query that
     loads users with `.only(...)` must name them (USER_SUMMARY_FIELDS)."""
     return render_user_fields(user.pk, user.username, user.first_name, user.last_name)
@@ -72,6 +79,8 @@ def render_thread(thread: Thread) -> dict:
     else:
         participants = [render_user_summary(thread.user_low), render_user_summary(thread.user_high)]
     last_message = thread.last_message
+    if getattr(thread, "last_message_hidden", False):  # safety: sent by someone the caller blocks
+        last_message = None
     if last_message is not None:
         last_message = render_message(last_message)
         if thread.is_group:
@@ -87,6 +96,7 @@ def render_thread(thread: Thread) -> dict:
         "updated": render_datetime(thread.updated),
         "last_message": last_message,
         "unread_count": thread.unread_count,
+        "muted": thread.muted,
     }
 
 

@@ -14,6 +14,8 @@ from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet, Sum
 from django.http import Http404
 
+from safety import rules as safety_rules
+
 from .models import Membership, Message, Thread
 from .rendering import ReadPositions
 
@@ -52,7 +54,8 @@ def threads_of_user_id(*, user_id: int) -> QuerySet[Thread]:
         Thread.objects.annotate(mine=FilteredRelation("memberships", condition=Q(memberships__user_id=user_id)))
         .filter(mine__isnull=False)
         .annotate(
-            my_role=F("mine__role"), unread_count=F("mine__unread_count"), my_last_read=F("mine__last_read_message_id")
+            my_role=F("mine__role"), unread_count=F("mine__unread_count"), my_last_read=F("mine__last_read_message_id"),
+            muted=F("mine__muted"),  # safety
         )
     )
 
@@ -89,6 +92,8 @@ def threads_for_user(*, user: AbstractBaseUser) -> QuerySet[Thread]:
         threads_visible_to(user=user)
         .select_related("user_low", "user_high", "last_message__sender")
         .only(*THREAD_LIST_FIELDS)
+        # safety: a group's last message from someone the user blocks, sent since, is not shown.
+        .annotate(last_message_hidden=safety_rules.last_message_hidden(user.pk))
         # The caller's own copy of `updated`: their membership index's order.
         .order_by("-mine__thread_updated", "-mine__thread_id")
     )
@@ -153,6 +158,18 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     return thread
 
 
+def thread_for_write(*, thread_id) -> Thread:
+    """An unloaded reference to a thread (its id only) for a write service
+    that checks access itself: the service's first statement locks the
+    thread's row only if the caller is a member (services._lock_as_member,
+    or the send's INSERT) and answers Http404 otherwise, the same 404 as
+    thread_get_for_user, one query fewer than reading the thread first."""
+    parsed = parse_id(thread_id)
+    if parsed is None:
+        raise Http404("No thread with this id.")
+    return Thread(pk=parsed)
+
+
 def member_ids_of_thread(*, thread_id: int) -> list[int]:
     return list(Membership.objects.filter(thread_id=thread_id).values_list("user_id", flat=True))
 
@@ -184,11 +201,15 @@ def readers_of_message(*, message: Message) -> QuerySet[Membership]:
     return members if message.is_read else members.none()
 
 
-def messages_for_thread(*, thread: Thread) -> QuerySet[Message]:
+def messages_for_thread(*, thread: Thread, viewer: AbstractBaseUser | None = None) -> QuerySet[Message]:
     """The thread's messages, newest first. The caller must have fetched
-    `thread` through `thread_get_for_user`."""
+    `thread` through `thread_get_for_user`. With `viewer`, without those
+    hidden from them (sent by someone they block, after the block: safety)."""
+    messages = Message.objects.filter(thread=thread)
+    if viewer is not None:
+        messages = messages.exclude(safety_rules.hidden_from(viewer.pk))
     return (
-        Message.objects.filter(thread=thread)
+        messages
         .select_related("sender")
         .only("thread", "text", "created", "is_read", "client_id", *user_summary_fields("sender"))
         .order_by("-created", "-id")
@@ -210,7 +231,8 @@ def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
     totals = dict.fromkeys(user_ids, 0)
     rows = (
         # The partial index membership_unread_idx holds exactly these rows.
-        Membership.objects.filter(user_id__in=totals, unread_count__gt=0)
+        # Muted threads count in their own unread_count only (safety).
+        Membership.objects.filter(user_id__in=totals, unread_count__gt=0, muted=False)
         .values("user_id")
         .order_by()
         .annotate(total=Sum("unread_count"))
@@ -223,3 +245,12 @@ def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
 def thread_unread_counts(*, thread_id: int) -> dict[int, int]:
     """Each member's unread count in one thread."""
     return dict(Membership.objects.filter(thread_id=thread_id).values_list("user_id", "unread_count"))
+
+
+def contact_ids(*, user_id: int) -> set[int]:
+    """Everyone who shares a thread (direct or group) with the user, not the
+    user: who hears of their presence (threads.presence). One query."""
+    threads = Membership.objects.filter(user_id=user_id).values("thread_id")
+    return set(
+        Membership.objects.filter(thread_id__in=threads).exclude(user_id=user_id).values_list("user_id", flat=True)
+    )

@@ -9,12 +9,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from accounts.services import check_new_username
 
+from . import presence
 from .models import Membership, Message, Thread
 from .rendering import (
+    UserSummary,
     display_name,
     render_membership,
     render_message,
@@ -59,9 +63,8 @@ class StrictIntegerField(serializers.IntegerField):
 # and a test holds each rendering equal to what the declared fields give.
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
-    """A user as others see them, wherever one appears (participants,
-    senders, members, readers, search results, events)."""
+class UserNameSerializer(serializers.ModelSerializer):
+    """A user's name as others see it: in the export (no presence there)."""
 
     display_name = serializers.SerializerMethodField(
         help_text="First and last name joined by a space, or the username when both are empty."
@@ -76,6 +79,39 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return render_user_summary(instance)
+
+
+class UserSummarySerializer(UserNameSerializer):
+    """A user as others see them, wherever one appears (participants,
+    senders, members, readers, search results, events), with their presence
+    (filled in for the whole response at once by threads.presence.annotate)."""
+
+    is_online = serializers.SerializerMethodField(
+        help_text="At least one of their WebSockets is open (on any server process)."
+    )
+    last_seen = serializers.SerializerMethodField(
+        help_text="When their last WebSocket closed; null while online or if never seen."
+    )
+
+    class Meta(UserNameSerializer.Meta):
+        fields = [*UserNameSerializer.Meta.fields, "is_online", "last_seen"]
+
+    def get_is_online(self, instance) -> bool:
+        return presence.states([instance.pk])[instance.pk].is_online
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_seen(self, instance):
+        return presence.render_time(presence.states([instance.pk])[instance.pk].last_seen)
+
+    @property
+    def data(self):
+        # One user at the top of a response (GET /api/users/<id>/): still a
+        # UserSummary, so that the renderer's presence.annotate finds it.
+        return UserSummaryData(super().data, serializer=self)
+
+
+class UserSummaryData(ReturnDict, UserSummary):
+    pass
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -214,7 +250,7 @@ class ExportThreadSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The caller's role in it.")
     joined = serializers.DateTimeField(help_text="When the caller became a member.")
-    participants = UserSummarySerializer(many=True, help_text="Every member, by joining order.")
+    participants = UserNameSerializer(many=True, help_text="Every member, by joining order.")
     unread_count = serializers.IntegerField(help_text="Messages from others the caller has not read there.")
     last_read_message = serializers.IntegerField(
         allow_null=True, help_text="The id of the newest message the caller has read there, or null."
@@ -292,6 +328,31 @@ class MessageCreateSerializer(MessageTextSerializer):
     )
 
 
+class MessageBatchSerializer(serializers.Serializer):
+    """The body of sending several messages at once (a client's offline queue)."""
+
+    messages = serializers.ListField(
+        child=MessageCreateSerializer(),
+        min_length=1,
+        max_length=settings.CHAT_MESSAGE_BATCH_MAX,
+        help_text=f"1 to {settings.CHAT_MESSAGE_BATCH_MAX} messages, stored in this order, all or none. "
+        "An item whose client_id was sent before is answered with the original.",
+    )
+
+
+class MarkReadByIdsSerializer(serializers.Serializer):
+    """The optional body of marking a thread read: exactly these messages."""
+
+    message_ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        min_length=1,
+        max_length=settings.CHAT_MARK_READ_MAX_IDS,
+        help_text=f"1 to {settings.CHAT_MARK_READ_MAX_IDS} ids of messages others sent in this thread. "
+        "Without them (no body, or {}), everything is marked read.",
+    )
+
+
 class ThreadSerializer(serializers.ModelSerializer):
     """A thread as listed: expects a thread from `selectors.threads_for_user`
     (its `unread_count` annotation, its users and last message loaded, and
@@ -306,16 +367,43 @@ class ThreadSerializer(serializers.ModelSerializer):
     title = serializers.CharField(read_only=True, allow_null=True, help_text="Groups only; null for direct threads.")
     last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
+    muted = serializers.BooleanField(
+        read_only=True, help_text="The caller muted it: its unread messages do not count in their total."
+    )
 
     class Meta:
         model = Thread
         fields = [
             "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+            "muted",
         ]
         read_only_fields = fields
 
     def to_representation(self, instance):
         return render_thread(instance)
+
+
+@extend_schema_field({"oneOf": [
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID}, {"type": "string", "minLength": 1, "maxLength": 150},
+]})
+class UserReferenceField(serializers.Field):
+    """A user named by id (a JSON integer) or by username (a JSON string)."""
+
+    default_error_messages = {
+        "invalid": "Must be a user id (a positive whole number) or a username.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if not 1 <= len(data) <= 150:
+                self.fail("invalid")
+            return data
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return StrictIntegerField(min_value=1, max_value=MAX_ID).run_validation(data)
+
+    def to_representation(self, value):
+        return value
 
 
 class ThreadCreateSerializer(serializers.Serializer):
@@ -326,12 +414,12 @@ class ThreadCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=1000, help_text="Groups only (required): 1 to 100 characters."
     )
     participants = serializers.ListField(
-        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        child=UserReferenceField(),
         allow_empty=False,
         min_length=1,
         max_length=max(100, settings.CHAT_GROUP_MAX_MEMBERS),
-        help_text="User ids. Direct: the other participant, optionally with your own id. Group: its "
-        "members; the caller is the owner whether listed or not.",
+        help_text="User ids or usernames (any case). Direct: the other participant, optionally with "
+        "yourself. Group: its members; the caller is the owner whether listed or not.",
     )
 
 

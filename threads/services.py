@@ -11,6 +11,7 @@ message and member counts, each member's unread count) are exact.
 
 import uuid
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,6 +22,9 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
+
+from accounts.usernames import canonical
+from safety import rules as safety_rules
 
 from . import events
 from .models import Membership, Message, Thread
@@ -47,6 +51,28 @@ def check_thread_pair(*, user: AbstractBaseUser, other: AbstractBaseUser) -> Non
         raise ValidationError("A thread needs two different users; you cannot start one with yourself.")
 
 
+def check_participant_references(references: Iterable[int | str]) -> list[int]:
+    """User ids for `participants` that name users by id or by username (in
+    any case or compatibility form: usernames are unique in canonical form);
+    unknown or deactivated usernames are a ValidationError naming them."""
+    ids = [reference for reference in references if isinstance(reference, int)]
+    names = {canonical(reference): reference for reference in references if isinstance(reference, str)}
+    if names:
+        found = dict(
+            User.objects.filter(canonical_name__canonical__in=names, is_active=True).values_list(
+                "canonical_name__canonical", "pk"
+            )
+        )
+        unknown = [name for key, name in names.items() if key not in found]
+        if unknown:
+            raise ValidationError({"participants": ValidationError(
+                f"No user is called {', '.join(unknown[:10])}{', ...' if len(unknown) > 10 else ''}.",
+                code="unknown_user",
+            )})
+        ids.extend(found.values())
+    return ids
+
+
 def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Iterable[int]) -> AbstractBaseUser:
     """Resolve a direct thread's `participants` to the one other user, or explain what is wrong.
 
@@ -67,8 +93,14 @@ def check_thread_participant_ids(*, user: AbstractBaseUser, participant_ids: Ite
             code="too_many_participants",
         )
     else:
-        other = User.objects.filter(pk=other_ids[0], is_active=True).first()
+        other = (
+            User.objects.filter(pk=other_ids[0], is_active=True)
+            .annotate(blocks_caller=safety_rules.blocks(OuterRef("pk"), user.pk))  # safety: same query
+            .first()
+        )
         if other is not None:
+            if other.blocks_caller:
+                raise PermissionDenied(safety_rules.CANT_MESSAGE)
             return other
         problem = ValidationError(f"User {other_ids[0]} does not exist.", code="unknown_user")
     # Keyed by the request field, so the API answers {"participants": [...]}.
@@ -102,12 +134,16 @@ def check_group_member_ids(*, owner: AbstractBaseUser, member_ids: Iterable[int]
                 code="too_many_members",
             )}
         )
-    found = {user.pk: user for user in User.objects.filter(pk__in=other_ids, is_active=True)}
+    candidates = User.objects.filter(pk__in=other_ids, is_active=True)
+    candidates = candidates.annotate(blocks_owner=safety_rules.blocks(OuterRef("pk"), owner.pk))  # safety
+    found = {user.pk: user for user in candidates}
     unknown = [pk for pk in other_ids if pk not in found]
     if unknown:
         raise ValidationError(
             {"participants": ValidationError(f"Unknown or inactive users: {_some(unknown)}.", code="unknown_user")}
         )
+    if any(user.blocks_owner for user in found.values()):
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     return [found[pk] for pk in other_ids]
 
 
@@ -132,34 +168,18 @@ def _some(ids: list[int]) -> str:
 # Locks.
 
 
-def _lock_thread(thread: Thread, *, member: AbstractBaseUser | None = None) -> dict:
+def _lock_thread(thread: Thread) -> dict:
     """Take the thread's row lock (before any of its messages' or members',
-    as every write does); return its row as it stands under the lock and,
-    with `member`, that user's membership (`role`, `unread_count`,
-    `last_read`: None when they are not a member).
-
-    The membership is read by a second statement, after the lock is held:
-    on PostgreSQL a statement that waited for a row lock sees everything
-    but that row as it was when the statement began, so a membership read
-    alongside the lock could be one that a write ahead of it has changed.
-    """
+    as every write does); return its row as it stands under the lock."""
     row = (
         Thread.objects.select_for_update(of=("self",))
         .filter(pk=thread.pk)
-        .values("kind", "updated", "last_message_id", "member_count")
+        .values("kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id")
         .first()
     )
     if row is None:
         raise Http404("No thread with this id.")  # deleted since the caller fetched it
-    if member is not None:
-        mine = (
-            Membership.objects.filter(thread_id=thread.pk, user_id=member.pk)
-            .values("role", "unread_count", "last_read_message_id")
-            .first()
-        )
-        row["role"], row["unread_count"], row["last_read"] = (
-            (mine["role"], mine["unread_count"], mine["last_read_message_id"]) if mine else (None, None, None)
-        )
+    row["role"] = row["unread_count"] = row["last_read"] = None
     return row
 
 
@@ -168,14 +188,38 @@ def _lock_for(thread: Thread, actor: AbstractBaseUser | None) -> dict:
     return _lock_thread(thread) if actor is None else _lock_as_member(thread, actor)
 
 
-def _lock_as_member(thread: Thread, user: AbstractBaseUser) -> dict:
+def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = False) -> dict:
     """Lock the thread for a write by `user`, who must (still) be a member:
     someone who is not, or was removed while their request waited, gets the
-    same 404 as for a thread that does not exist."""
-    locked = _lock_thread(thread, member=user)
-    if locked["role"] is None:
+    same 404 as for a thread that does not exist. Returns the thread's row
+    and the member's `role`, `unread_count` and `last_read` position.
+
+    One statement locks the thread's row and then the member's (PostgreSQL
+    locks in FROM order, so the thread first, as every write does): a
+    statement that waited for a row lock rereads the rows it locks, so both
+    are as the write ahead of it left them. On SQLite the IMMEDIATE
+    transaction already holds the database's write lock.
+
+    With `blocks` (safety), also `blocker`: in a direct thread, the id of a
+    participant who blocks the other, or None. Read by the same statement,
+    so from its snapshot: a block that commits while the send waits for the
+    lock is not seen here, but the counting UPDATE after it sees it (the
+    message is then hidden from the blocker and not counted for them).
+    """
+    extra = {"blocker": safety_rules.direct_blocker()} if blocks else {}  # safety
+    row = (
+        Thread.objects.select_for_update()
+        .filter(pk=thread.pk, memberships__user_id=user.pk)
+        .values(
+            "kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
+            role=F("memberships__role"), unread_count=F("memberships__unread_count"),
+            last_read=F("memberships__last_read_message_id"), **extra,
+        )
+        .first()
+    )
+    if row is None:
         raise Http404("No thread with this id.")
-    return locked
+    return row
 
 
 # Threads.
@@ -310,9 +354,14 @@ def member_add(*, thread: Thread, actor: AbstractBaseUser | None, user_id: int) 
     locked = _lock_for(thread, actor)
     if actor is not None and not can_manage_group(thread=thread, role=locked["role"]):
         raise PermissionDenied("Only the group's owner and admins may add members.")
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    candidates = User.objects.filter(pk=user_id, is_active=True)
+    if actor is not None:  # safety: nobody adds someone who blocks them (same query)
+        candidates = candidates.annotate(blocks_actor=safety_rules.blocks(OuterRef("pk"), actor.pk))
+    user = candidates.first()
     if user is None:
         raise ValidationError({"user": ValidationError(f"User {user_id} does not exist.", code="unknown_user")})
+    if actor is not None and user.blocks_actor:
+        raise PermissionDenied(safety_rules.CANT_MESSAGE)
     if Membership.objects.filter(thread=thread, user=user).exists():
         raise ValidationError({"user": ValidationError(f"{user.username} is already a member.", code="already_member")})
     limit = settings.CHAT_GROUP_MAX_MEMBERS
@@ -412,77 +461,211 @@ def message_create(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Me
     return message
 
 
-@transaction.atomic
 def message_get_or_create(
     *, thread: Thread, sender: AbstractBaseUser, text: str, client_id: uuid.UUID | None = None
 ) -> tuple[Message, bool]:
     """Post a message unless `sender` already posted one with `client_id` in
-    `thread`; return the message and whether it was created now.
+    `thread`; return the message and whether it was created now (see
+    messages_get_or_create)."""
+    sent = messages_get_or_create(thread=thread, sender=sender, items=[(text, client_id)])
+    return sent.messages[0], sent.created[0]
 
-    A retried send (same sender, thread and client_id) gets the original
-    message back as it is now, whatever text the retry carries. Sending
-    adds one to every other member's unread count and, in a group, moves
-    the sender's read position to their message (they have seen the thread).
-    """
-    check_message_text(text)
-    # The lock makes concurrent sends take their timestamps (and ids) in
-    # commit order, so `updated` always equals the newest message's
-    # `created`, and serialises retries of one client_id: the second finds
-    # the first. It also checks, under the lock, that the sender is a member.
-    _lock_as_member(thread, sender)
-    if client_id is not None:
-        existing = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
-    fields = {
-        "thread": thread, "sender": sender, "text": text, "created": timezone.now(), "client_id": client_id,
-        "is_read": None if thread.is_group else False,
-    }
-    if client_id is None:
-        message = Message.objects.create(**fields)
-    else:
+
+class SentMessages(NamedTuple):
+    """What a send stored or found: `messages` in the order they were given,
+    `created[i]` whether messages[i] is new, and every member's read position
+    after the send (None when nothing was new: no member's row changed)."""
+
+    messages: list[Message]
+    created: list[bool]
+    positions: dict[int, int] | None
+
+
+def check_message_batch(items: list[tuple[str, uuid.UUID | None]]) -> None:
+    """A batch is 1 to CHAT_MESSAGE_BATCH_MAX messages, each with valid text,
+    and no client_id twice; a problem names the item's index."""
+    limit = settings.CHAT_MESSAGE_BATCH_MAX
+    if not 1 <= len(items) <= limit:
+        raise ValidationError(
+            {"messages": f"Send 1 to {limit} messages at a time; this batch has {len(items)}."}
+        )
+    if len(items) == 1:
+        check_message_text(items[0][0])
+        return
+    first_with: dict[uuid.UUID, int] = {}
+    for index, (text, client_id) in enumerate(items):
         try:
-            # The savepoint lets an insert refused by message_unique_client_id
-            # fall back to the winner's row (the constraint is the last word).
-            with transaction.atomic():
-                message = Message.objects.create(**fields)
-        except IntegrityError:
-            return Message.objects.get(thread=thread, sender=sender, client_id=client_id), False
-    Thread.objects.filter(pk=thread.pk).update(
-        updated=message.created, message_count=F("message_count") + 1, last_message=message
+            check_message_text(text)
+        except ValidationError as exc:
+            raise ValidationError({"messages": f"Item {index}: {exc.messages[0]}"}) from None
+        if client_id is not None:
+            if client_id in first_with:
+                raise ValidationError(
+                    {"messages": f"Items {first_with[client_id]} and {index} have the same client_id; "
+                     "each message needs its own."}
+                )
+            first_with[client_id] = index
+
+
+@transaction.atomic
+def messages_get_or_create(
+    *, thread: Thread, sender: AbstractBaseUser, items: list[tuple[str, uuid.UUID | None]]
+) -> SentMessages:
+    """Post `items` ((text, client_id) pairs) in order, all or nothing,
+    except those `sender` already posted with the same client_id in
+    `thread`: a retry gets the original message back as it is now, whatever
+    text it carries, and stores nothing twice. A sender who is not (or no
+    longer) a member gets Http404 and nothing is stored.
+
+    Each new message adds one to every other member's unread count and, in a
+    group, moves the sender's read position to it (they have seen the
+    thread). Three statements whatever the batch's size (one INSERT for all
+    the messages); `thread` may be a bare `Thread(pk=...)`: its kind and the
+    fields a send changes are filled in from the rows.
+    """
+    check_message_batch(items)
+    inserted = _insert_messages(thread, sender, items)
+    new = [message for message in inserted if message is not None]
+    positions = None
+    if new:
+        newest = new[-1]
+        Thread.objects.filter(pk=thread.pk).update(
+            updated=newest.created, message_count=F("message_count") + len(new), last_message=newest
+        )
+        members, is_group, hidden_from = _count_sent_messages(
+            thread, sender_id=sender.pk, sent=len(new), newest=newest
+        )
+        if sender.pk not in members:
+            # Removed while the request waited for the lock (the INSERT's
+            # membership check read the rows as they were before): undo all.
+            raise Http404("No thread with this id.")
+        thread.kind = Thread.Kind.GROUP if is_group else Thread.Kind.DIRECT
+        thread.updated, thread.last_message = newest.created, newest
+        for message in new:
+            message.is_read = None if is_group else False
+        positions = {user_id: position for user_id, (_, position) in members.items()}
+        events.messages_created(new, members=members, hidden_from=hidden_from)
+    missing = [client_id for message, (_, client_id) in zip(inserted, items, strict=True) if message is None]
+    existing: dict[uuid.UUID, Message] = {}
+    if missing:
+        if not new:
+            # Nothing was stored: every item is a retry, or the sender may not
+            # post here (not a member: 404; safety: a block either way closes
+            # a direct thread: 403).
+            locked = _lock_as_member(thread, sender, blocks=True)
+            if locked["blocker"] is not None:
+                raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
+            thread.kind = locked["kind"]
+        for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=missing):
+            message.thread, message.sender = thread, sender  # no query to render them
+            existing[message.client_id] = message
+    messages = [
+        message or existing[client_id] for message, (_, client_id) in zip(inserted, items, strict=True)
+    ]
+    return SentMessages(messages, [message is not None for message in inserted], positions)
+
+
+def _insert_messages(
+    thread: Thread, sender: AbstractBaseUser, items: list[tuple[str, uuid.UUID | None]]
+) -> list[Message | None]:
+    """Insert the items as `sender`'s messages in `thread` in one statement
+    that first takes the thread's row lock and checks that the sender is a
+    member; returns each item's new message, or None where none was stored:
+    its client_id was sent before (ON CONFLICT on message_unique_client_id),
+    or the thread is not the sender's, or is a direct thread closed by a
+    block (then every item is None).
+
+    The lock comes first, inside the INSERT (... SELECT FROM the thread FOR
+    UPDATE: PostgreSQL; on SQLite the IMMEDIATE transaction holds the write
+    lock), so concurrent sends take their ids and timestamps in commit
+    order: `created` is never before the thread's `updated`, as it was left
+    by the send ahead, and `updated` always equals the newest message's
+    `created`. It also serialises retries of one client_id.
+    """
+    postgres = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    text_type, uuid_type = ("text", "uuid") if postgres else ("text", "text")
+    rows, params = [], []
+    for index, (text, client_id) in enumerate(items):
+        rows.append(f"SELECT CAST(%s AS {text_type}) AS text, CAST(%s AS {uuid_type}) AS client_id, {index} AS ord")
+        params += [text, None if client_id is None else (client_id if postgres else client_id.hex)]
+    group = Thread.Kind.GROUP
+    sql = (
+        f"INSERT INTO {quote(Message._meta.db_table)} (thread_id, sender_id, text, created, client_id, is_read)"
+        f" SELECT t.id, %s, v.text, CASE WHEN t.updated > %s THEN t.updated ELSE %s END, v.client_id,"
+        f" CASE WHEN t.kind = '{group}' THEN NULL ELSE %s END"
+        f" FROM {quote(Thread._meta.db_table)} t CROSS JOIN ({' UNION ALL '.join(rows)}) v"
+        f" WHERE t.id = %s AND EXISTS (SELECT 1 FROM {quote(Membership._meta.db_table)} m"
+        "  WHERE m.thread_id = t.id AND m.user_id = %s)"
+        f" AND NOT {safety_rules.pair_blocked_sql('t')}"  # safety: a block either way closes a direct thread
+        " ORDER BY v.ord"
+        + (" FOR UPDATE OF t" if postgres else "")
+        + " ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING"
+        " RETURNING id, client_id, created"
     )
-    thread.updated, thread.last_message = message.created, message
-    members = _count_sent_message(message)
-    events.message_created(message, members=members)
-    return message, True
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sender.pk, now, now, False, *params, thread.pk, sender.pk])
+        # RETURNING's order is not promised: ids follow the insertion order (ORDER BY ord).
+        returned = sorted(cursor.fetchall())
+    created_field = Message._meta.get_field("created")
+    converters = connection.ops.get_db_converters(created_field.get_col(Message._meta.db_table))
+    stored = {}
+    for pk, _, created in returned:
+        for converter in converters:
+            created = converter(created, created_field, connection)
+        stored[pk] = created
+    inserted_client_ids = {_as_uuid(client_id) for _, client_id, _ in returned if client_id is not None}
+    fresh = iter(sorted(stored))
+    result: list[Message | None] = []
+    for text, client_id in items:
+        if not returned or (client_id is not None and client_id not in inserted_client_ids):
+            result.append(None)
+            continue
+        pk = next(fresh)
+        message = Message(pk=pk, thread=thread, sender=sender, text=text, created=stored[pk], client_id=client_id)
+        message._state.adding, message._state.db = False, connection.alias
+        result.append(message)
+    return result
 
 
-def _count_sent_message(message: Message) -> dict[int, tuple[int, int]]:
-    """One more unread message for every member but the sender, and the
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _count_sent_messages(
+    thread: Thread, *, sender_id: int, sent: int, newest: Message
+) -> tuple[dict[int, tuple[int, int]], bool, set[int]]:
+    """`sent` more unread messages for every member but the sender, and the
     thread's new last activity on every member's row; in a group the
-    sender's read position moves to the message (they have seen the thread:
-    nothing before it is unread for them). Returns every member's (unread
-    count, read position) as the statement left them (RETURNING: no second
-    query)."""
-    if message.thread.is_group:
-        sender_unread, sender_position = "0", "%s"
-        params = [message.created, message.sender_id, message.sender_id, message.pk, message.thread_id]
-    else:
-        # Direct threads keep their per-message flags: the sender's own
-        # unread messages stay unread until marked.
-        sender_unread, sender_position = "unread_count", "last_read_message_id"
-        params = [message.created, message.sender_id, message.sender_id, message.thread_id]
+    sender's read position moves to `newest` (they have seen the thread:
+    nothing before it is unread for them). Direct threads keep their
+    per-message flags: the sender's own unread messages stay unread until
+    marked. Returns every member's (unread count, read position) as the
+    statement left them (RETURNING: no second query), whether the thread is
+    a group (its memberships have no direct_slot), and (safety) the members
+    who block the sender: their count stays as it was and they get no event."""
     table = connection.ops.quote_name(Membership._meta.db_table)
-    params[0] = connection.ops.adapt_datetimefield_value(params[0])
+    blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
+    created = connection.ops.adapt_datetimefield_value(newest.created)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET thread_updated = %s,"
-            f" unread_count = CASE WHEN user_id = %s THEN {sender_unread} ELSE unread_count + 1 END,"
-            f" last_read_message_id = CASE WHEN user_id = %s THEN {sender_position} ELSE last_read_message_id END"
-            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id",
-            params,
+            " unread_count = CASE WHEN user_id = %s THEN (CASE WHEN direct_slot IS NULL THEN 0 ELSE unread_count END)"
+            f"  WHEN {blocks_sender} THEN unread_count ELSE unread_count + %s END,"
+            " last_read_message_id = CASE WHEN user_id = %s AND direct_slot IS NULL THEN %s"
+            "  ELSE last_read_message_id END"
+            " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot,"
+            f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
+            [
+                created, sender_id, sender_id, created, sent,
+                sender_id, newest.pk, thread.pk, sender_id, created,
+            ],
         )
-        return {user_id: (unread, position) for user_id, unread, position in cursor.fetchall()}
+        rows = cursor.fetchall()
+    members = {user_id: (unread, position) for user_id, unread, position, _, _ in rows}
+    hidden_from = {user_id for user_id, _, _, _, blocks in rows if blocks}
+    return members, any(slot is None for _, _, _, slot, _ in rows), hidden_from
 
 
 @transaction.atomic
@@ -537,6 +720,8 @@ def _delete_messages_of_locked_thread(thread: Thread, message_ids: list[int]) ->
     """Delete these messages of a thread whose row the caller has locked."""
     # Before the rows go: each member loses the doomed messages that were unread for them.
     unread_for_member = Message.objects.filter(pk__in=message_ids).exclude(sender_id=OuterRef("user_id"))
+    # safety: a message hidden from a member (they block its sender) was never unread for them.
+    unread_for_member = unread_for_member.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))
     if thread.is_group:
         unread_for_member = unread_for_member.filter(pk__gt=OuterRef("last_read_message_id"))
     else:
@@ -590,6 +775,7 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
             marked = (
                 Message.objects.filter(thread=thread, pk__gt=locked["last_read"], pk__lte=message.pk)
                 .exclude(sender=reader)
+                .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
                 .count()
             )
             _move_position(thread.pk, reader.pk, to=message.pk, unread_count=_decrement("unread_count", marked))
@@ -600,6 +786,64 @@ def message_mark_read(*, message: Message, reader: AbstractBaseUser) -> Message:
         events.messages_read(thread=thread, reader_id=reader.pk, message_ids=[message.pk])
     message.is_read = True
     return message
+
+
+@transaction.atomic
+def messages_mark_read_by_ids(*, thread: Thread, reader: AbstractBaseUser, message_ids: list[int]) -> int:
+    """Mark exactly these messages read for `reader` (1 to
+    CHAT_MARK_READ_MAX_IDS ids of messages others sent in `thread`; any
+    other id is a ValidationError listing it, and nothing is marked);
+    returns how many became read. In a direct thread their flags; in a
+    group the reader's position moves forward to the newest of them."""
+    limit = settings.CHAT_MARK_READ_MAX_IDS
+    wanted = sorted(set(message_ids))
+    if not 1 <= len(wanted) <= limit:
+        raise ValidationError({"message_ids": f"List 1 to {limit} message ids; got {len(wanted)}."})
+    locked = _lock_as_member(thread, reader)
+    thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
+    senders = dict(Message.objects.filter(thread_id=thread.pk, pk__in=wanted).values_list("pk", "sender_id"))
+    not_here = [pk for pk in wanted if pk not in senders]
+    own = [pk for pk in wanted if senders.get(pk) == reader.pk]
+    if not_here or own:
+        problems = []
+        if not_here:
+            problems.append(f"not messages of this thread: {_some(not_here)}")
+        if own:
+            problems.append(f"sent by you: {_some(own)}")
+        raise ValidationError(
+            {"message_ids": ValidationError(f"Nothing was marked; {'; '.join(problems)}.", code="invalid_ids")}
+        )
+    newest = wanted[-1]
+    if thread.is_group:
+        if newest <= locked["last_read"]:
+            return 0
+        marked = (
+            Message.objects.filter(thread_id=thread.pk, pk__gt=locked["last_read"], pk__lte=newest)
+            .exclude(sender_id=reader.pk)
+            .exclude(safety_rules.hidden_from(reader.pk))  # never counted for the reader
+            .count()
+        )
+        _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", marked))
+        events.group_read(thread=thread, reader_id=reader.pk, position=newest)
+        return marked
+    marked_ids = _set_read_returning_ids(
+        Message.objects.filter(pk__in=wanted, is_read=False).exclude(safety_rules.hidden_from(reader.pk))  # safety
+    )
+    if marked_ids:
+        _move_position(thread.pk, reader.pk, to=newest, unread_count=_decrement("unread_count", len(marked_ids)))
+        events.messages_read(thread=thread, reader_id=reader.pk, message_ids=marked_ids)
+    return len(marked_ids)
+
+
+def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
+    """Set `is_read` on `messages` in one UPDATE; the ids of the rows it
+    changed, in order (RETURNING, which the ORM's update() lacks: SQLite
+    >= 3.35 and PostgreSQL both have it)."""
+    sql, params = messages.values("pk").query.sql_with_params()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET is_read = %s WHERE id IN ({sql}) RETURNING id", [True, *params])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @transaction.atomic
@@ -614,6 +858,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     is their unread count (exact under the same lock).
     """
     locked = _lock_as_member(thread, user)
+    thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
     newest = locked["last_message_id"] or 0
     if thread.is_group:
         marked = locked["unread_count"]
@@ -624,11 +869,17 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
     # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
     # and PostgreSQL both have it).
+    # "sent by the other participant", not "not sent by me": equality on
+    # both columns of message_unread_idx, so that the planner takes that
+    # partial index (O(unread)) even on a database never analysed, where
+    # SQLite would otherwise walk every message of the thread by
+    # message_thread_id_idx.
+    other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND NOT is_read AND sender_id <> %s RETURNING id",
-            [True, thread.pk, user.pk],
+            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND sender_id = %s AND NOT is_read RETURNING id",
+            [True, thread.pk, other_id],
         )
         marked_ids = sorted(row[0] for row in cursor.fetchall())
     if marked_ids or newest > locked["last_read"]:
@@ -714,6 +965,7 @@ def threads_recount_messages(*, threads: QuerySet[Thread]) -> int:
     )
 
     unread = Message.objects.filter(thread=OuterRef("thread_id")).exclude(sender_id=OuterRef("user_id"))
+    unread = unread.exclude(safety_rules.hidden_from(OuterRef(OuterRef("user_id"))))  # safety: never counted
     unread = unread.order_by().values("thread").annotate(n=Count("id")).values("n")
     for kind, unread_of_kind in (
         (Thread.Kind.DIRECT, unread.filter(is_read=False)),

@@ -36,6 +36,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthView.as_view(), name="health"),
     path("ping/", PingView.as_view(), name="ping"),
+    path("", include("safety.urls")),  # block, mute, report (issue 16)
     path("", include(router.urls)),
     path("", include(thread_router.urls)),
     path("", include(message_router.urls)),

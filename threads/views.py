@@ -1,7 +1,10 @@
 """HTTP only: parse the request, call a selector or a service, render.
 
 Thread access is checked in one place, `selectors.thread_get_for_user`, which
-every thread and message view calls before touching anything in a thread.
+every thread and message view calls before touching anything in a thread;
+except sending and marking a thread read, whose services check membership
+in the statement that locks the thread (`selectors.thread_for_write` only
+parses the id), with the same 404.
 """
 
 import logging
@@ -12,7 +15,13 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import IntegrityError, connection, transaction
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
@@ -23,7 +32,7 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.services import change_password, delete_account, log_out_everywhere
 
-from . import exports, selectors, services
+from . import exports, presence, selectors, services
 from .filters import BoundedSearchFilter
 from .models import Thread
 from .pagination import MessagePagination, StrictLimitOffsetPagination, ThreadPagination
@@ -34,9 +43,11 @@ from .serializers import (
     AccountUpdateSerializer,
     HealthSerializer,
     MarkedSerializer,
+    MarkReadByIdsSerializer,
     MemberAddSerializer,
     MemberRoleSerializer,
     MembershipSerializer,
+    MessageBatchSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     MessageTextSerializer,
@@ -79,8 +90,16 @@ ID_PATTERN = r"[1-9][0-9]{0,17}"
         summary="Find people to talk to (active users, by username or display name)",
         description=(
             "`search` matches the username, first name or last name, case-insensitively; with several words, "
-            "each must match. Deactivated accounts are never listed."
+            "each must match. Deactivated accounts are never listed. `online=true` lists only the caller's "
+            "contacts (people who share a thread with them) who are online."
         ),
+        parameters=[
+            OpenApiParameter(
+                "online",
+                {"type": "string", "enum": ["true"]},
+                description="`true`: only the caller's contacts who are online now.",
+            )
+        ],
     ),
     retrieve=extend_schema(summary="One user"),
 )
@@ -94,7 +113,14 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
     search_fields = ["username", "first_name", "last_name"]
 
     def get_queryset(self):
-        return User.objects.filter(is_active=True).order_by("username", "id")
+        users = User.objects.filter(is_active=True).order_by("username", "id")
+        if self.action == "list" and "online" in self.request.query_params:
+            if self.request.query_params["online"] != "true":
+                raise ValidationError({"online": ['The only value is "true".']})
+            # One query for the contacts, one presence lookup for all of them.
+            contacts = selectors.contact_ids(user_id=self.request.user.pk)
+            users = users.filter(pk__in=presence.users_online(contacts))
+        return users
 
     def get_permissions(self):
         if self.action == "create":
@@ -297,13 +323,14 @@ class ThreadViewSet(
         serializer = ThreadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        participant_ids = services.check_participant_references(data["participants"])
         if data["kind"] == Thread.Kind.GROUP:
-            members = services.check_group_member_ids(owner=request.user, member_ids=data["participants"])
+            members = services.check_group_member_ids(owner=request.user, member_ids=participant_ids)
             thread = services.group_create(owner=request.user, title=data.get("title", ""), members=members)
             return self.rendered(thread, status.HTTP_201_CREATED)
         if "title" in data:
             raise ValidationError({"title": ['A direct thread has no title; create a group ("kind": "group").']})
-        other = services.check_thread_participant_ids(user=request.user, participant_ids=data["participants"])
+        other = services.check_thread_participant_ids(user=request.user, participant_ids=participant_ids)
         thread, created = services.thread_get_or_create(user=request.user, other=other)
         return self.rendered(thread, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -318,12 +345,27 @@ class ThreadViewSet(
         services.thread_delete(thread=instance, actor=self.request.user)
 
     @extend_schema(
-        summary="Mark everything others sent here as read for the caller", request=None, responses=MarkedSerializer
+        summary="Mark messages others sent here read for the caller: all of them, or those listed",
+        description=(
+            "Without a body (or with an empty object), everything others sent is marked read. With "
+            "`message_ids`, exactly those messages: in a group, the caller's read position moves to the "
+            "newest of them. An id that is not a message others sent in this thread is a 400 listing it, "
+            "and nothing is marked."
+        ),
+        request=MarkReadByIdsSerializer,
+        responses=MarkedSerializer,
     )
     @action(detail=True, methods=["post"])
     def mark_as_read(self, request, pk=None):
-        thread = selectors.thread_get_for_user(user=request.user, thread_id=pk)
-        marked = services.thread_mark_read(thread=thread, user=request.user)
+        thread = selectors.thread_for_write(thread_id=pk)  # the service checks membership
+        serializer = MarkReadByIdsSerializer(data=request.data)  # no body: {}; JSON null: a 400
+        serializer.is_valid(raise_exception=True)
+        if "message_ids" in serializer.validated_data:
+            marked = services.messages_mark_read_by_ids(
+                thread=thread, reader=request.user, message_ids=serializer.validated_data["message_ids"]
+            )
+        else:
+            marked = services.thread_mark_read(thread=thread, user=request.user)
         return Response(MarkedSerializer({"marked": marked}).data)
 
     @extend_schema(summary="Messages to the caller not yet read, in all threads", responses=UnreadCountSerializer)
@@ -343,6 +385,13 @@ class ThreadScopedMixin:
         return self._thread
 
 
+# A send answers what it was given: one message, or a batch's list.
+MESSAGE_OR_LIST = PolymorphicProxySerializer(
+    component_name="MessageSent",
+    serializers=[MessageSerializer, MessageSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
 THREAD_PK = OpenApiParameter("thread_pk", int, OpenApiParameter.PATH, description="The thread's id.")
 
 
@@ -368,7 +417,7 @@ class MessageViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.messages_for_thread(thread=self.get_thread())
+        return selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -398,27 +447,49 @@ class MessageViewSet(
         return [IsAuthenticated()]
 
     @extend_schema(
-        summary="Send a message",
-        request=MessageCreateSerializer,
+        summary="Send a message, or several at once",
+        description=(
+            "One message: `{\"text\", \"client_id\"?}` answers the message. Several (a client's offline "
+            "queue): `{\"messages\": [{\"text\", \"client_id\"?}, ...]}` stores them in order, all or none "
+            "(a bad item is a 400 naming its index), and answers the list. A client_id sent before is "
+            "answered with the original message and not stored again. 201 when anything was stored, 200 "
+            "when everything was a retry. Each message counts against the send rate limit."
+        ),
+        request=PolymorphicProxySerializer(
+            component_name="MessageSend",
+            serializers=[MessageCreateSerializer, MessageBatchSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
-            201: OpenApiResponse(MessageSerializer, description="Sent."),
-            200: OpenApiResponse(
-                MessageSerializer, description="A retry: this client_id was sent before; the original message."
+            (201, "application/json"): OpenApiResponse(
+                MESSAGE_OR_LIST, description="Stored: the message, or for a batch the list in order."
+            ),
+            (200, "application/json"): OpenApiResponse(
+                MESSAGE_OR_LIST,
+                description="Every message was a retry (its client_id was sent before): the originals.",
             ),
         },
     )
     def create(self, request, *args, **kwargs):
-        thread = self.get_thread()
-        serializer = MessageCreateSerializer(data=request.data)
+        batch = isinstance(request.data, dict) and "messages" in request.data
+        if batch and "text" in request.data:
+            raise ValidationError({"messages": ['Send either "text" (one message) or "messages" (several), not both.']})
+        serializer = (MessageBatchSerializer if batch else MessageCreateSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message, created = services.message_get_or_create(
-            thread=thread,
-            sender=request.user,
-            text=serializer.validated_data["text"],
-            client_id=serializer.validated_data.get("client_id"),
+        items = serializer.validated_data["messages"] if batch else [serializer.validated_data]
+        # The send checks membership in the statement that locks the thread.
+        thread = selectors.thread_for_write(thread_id=self.kwargs["thread_pk"])
+        sent = services.messages_get_or_create(
+            thread=thread, sender=request.user, items=[(item["text"], item.get("client_id")) for item in items]
         )
+        positions = None
+        if thread.is_group:
+            # From the send's own RETURNING; a batch of retries only reads them.
+            positions = sent.positions or selectors.read_positions(thread_id=thread.pk)
+        rendered = MessageSerializer(sent.messages, many=True, context={"read_positions": positions}).data
         return Response(
-            self.get_serializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            rendered if batch else rendered[0],
+            status=status.HTTP_201_CREATED if any(sent.created) else status.HTTP_200_OK,
         )
 
     @extend_schema(
@@ -455,7 +526,11 @@ class ReaderViewSet(ThreadScopedMixin, mixins.ListModelMixin, viewsets.GenericVi
 
     def get_queryset(self):
         message_id = selectors.parse_id(self.kwargs["message_pk"])
-        message = selectors.messages_for_thread(thread=self.get_thread()).filter(pk=message_id).first()
+        message = (
+            selectors.messages_for_thread(thread=self.get_thread(), viewer=self.request.user)
+            .filter(pk=message_id)
+            .first()
+        )
         if message is None:
             raise Http404("No message with this id.")
         message.thread = self.get_thread()

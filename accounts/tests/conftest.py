@@ -5,6 +5,7 @@ from threads.tests.conftest import (  # noqa: F401
     bob,
     carol,
     client_for,
+    fresh_presence,
     fresh_throttle_counts,
     make_user,
     staff,

@@ -222,7 +222,8 @@ def test_a_deleted_accounts_threads_and_messages_stay_for_the_others(client_for,
 
     assert delete(client_for(alice)).status_code == 204
 
-    deleted = {"id": alice.pk, "username": f"deleted-{alice.pk}", "display_name": f"deleted-{alice.pk}"}
+    deleted = {"id": alice.pk, "username": f"deleted-{alice.pk}", "display_name": f"deleted-{alice.pk}",
+               "is_online": False, "last_seen": None}
     bobs = client_for(bob)
     threads = bobs.get("/api/threads/").json()["results"]
     assert {t["id"] for t in threads} == {direct.pk, group.pk}

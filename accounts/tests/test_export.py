@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from threads import services
 from threads.models import Message, Thread
-from threads.tests.conftest import summary
+from threads.tests.conftest import name_of
 from threads.tests.contract import check_body
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_the_export_holds_the_account_threads_read_state_and_every_message_sent(
     assert threads[direct.pk]["title"] is None
     assert threads[direct.pk]["unread_count"] == 2
     assert sorted(threads[direct.pk]["participants"], key=lambda p: p["username"]) == [
-        summary(alice) | {"display_name": "Alice Liddell"}, summary(bob),
+        name_of(alice) | {"display_name": "Alice Liddell"}, name_of(bob),
     ]
     assert (threads[group.pk]["kind"], threads[group.pk]["title"], threads[group.pk]["role"]) == (
         "group", "Crew", "member"

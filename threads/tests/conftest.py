@@ -4,7 +4,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from threads import services
+from threads import presence, services
 from threads.tests.contract import ContractAPIClient
 
 # Every test user's password.
@@ -15,6 +15,16 @@ PASSWORD = "correct horse battery"
 def fresh_throttle_counts():
     """Throttles count in the cache; no test inherits another's requests."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence():
+    """Presence in this process's memory, empty: no test sees another's
+    sockets. Without presence events: the event tests of other features see
+    only their own (threads/tests/test_presence_api.py turns them on)."""
+    presence.reset(presence.Presence(presence.MemoryStore(), send_events=False))
+    yield
+    presence.reset()
 
 
 @pytest.fixture
@@ -85,6 +95,12 @@ def message_from_alice(thread, alice):
     return services.message_create(thread=thread, sender=alice, text="Hi Bob")
 
 
-def summary(user: User) -> dict:
-    """How the API shows `user` to others (no first or last name: the username)."""
+def name_of(user: User) -> dict:
+    """A user without presence: in auth.ok (the caller) and the export."""
     return {"id": user.pk, "username": user.username, "display_name": user.get_full_name() or user.username}
+
+
+def summary(user: User, is_online: bool = False, last_seen: str | None = None) -> dict:
+    """How the API shows `user` to others (no first or last name: the username),
+    offline and never seen unless told."""
+    return {**name_of(user), "is_online": is_online, "last_seen": last_seen}

@@ -1,6 +1,7 @@
 """A thread's denormalized columns and its members' unread counts,
 recomputed from its messages and read positions."""
 
+from safety.rules import hidden_from
 from threads.models import Membership, Message, Thread
 
 
@@ -10,7 +11,8 @@ def actual_counters(thread: Thread) -> dict:
     newest = messages.order_by("-created", "-id").first()
     unread = {}
     for user_id, position in Membership.objects.filter(thread=thread).values_list("user_id", "last_read_message_id"):
-        from_others = messages.exclude(sender_id=user_id)
+        # Messages hidden from a member (they block the sender) are never unread for them.
+        from_others = messages.exclude(sender_id=user_id).exclude(hidden_from(user_id))
         unread[user_id] = (
             from_others.filter(pk__gt=position) if thread.is_group else from_others.filter(is_read=False)
         ).count()

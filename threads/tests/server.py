@@ -53,10 +53,13 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: dict[str, str], log_path: Path | None = None, *, http_server: str = "uvicorn"):
+def uvicorn_server(
+    env: dict[str, str], log_path: Path | None = None, processes: list | None = None, *, http_server: str = "uvicorn"
+):
     """Serve chat_project.asgi with uvicorn on a free loopback port; yield its
-    base URL. With `log_path`, its output (access log included) goes there.
-    With http_server="gunicorn": chat_project.wsgi on gunicorn's sync workers,
+    base URL. With `log_path`, its output (access log included) goes there;
+    with `processes`, its Popen is appended (a test may kill it). With
+    http_server="gunicorn": chat_project.wsgi on gunicorn's sync workers,
     production's HTTP server (scripts/serve-http.sh), instead."""
     port = free_port()
     if http_server == "gunicorn":
@@ -72,6 +75,8 @@ def uvicorn_server(env: dict[str, str], log_path: Path | None = None, *, http_se
         cwd=PROJECT_ROOT, env={**env, "UVICORN_PYTHON": sys.executable, "GUNICORN_PYTHON": sys.executable},
         stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    if processes is not None:
+        processes.append(process)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -37,15 +37,17 @@ def test_getting_an_existing_thread_shows_its_last_message_and_unread_count(clie
         ({"participants": 2}, "Expected a list"),
         ({"participants": None}, "may not be null"),
         ({}, "required"),
-        ({"participants": ["abc"]}, "valid integer"),
-        ({"participants": [True]}, "valid integer"),
-        ({"participants": [1.5]}, "valid integer"),
-        ({"participants": [2.0]}, "valid integer"),
-        ({"participants": ["2"]}, "valid integer"),
+        ({"participants": ["abc"]}, "No user is called abc."),
+        ({"participants": [True]}, "or a username"),
+        ({"participants": [1.5]}, "or a username"),
+        ({"participants": [2.0]}, "or a username"),
+        ({"participants": ["2"]}, "No user is called 2."),
+        ({"participants": [""]}, "or a username"),
+        ({"participants": ["x" * 151]}, "or a username"),
         ({"participants": [0]}, "greater than or equal to 1"),
         ({"participants": [-3]}, "greater than or equal to 1"),
         ({"participants": [99999999999999999999]}, "less than or equal to"),
-        ({"participants": [{"id": 1}]}, "valid integer"),
+        ({"participants": [{"id": 1}]}, "or a username"),
         ({"participants": list(range(1, 102))}, "no more than 100"),
     ],
 )
@@ -95,7 +97,8 @@ def test_thread_list_shows_only_my_threads_latest_activity_first(client_for, ali
     assert [t["id"] for t in body["results"]] == [with_bob.pk, with_carol.pk]
     first = body["results"][0]
     assert set(first) == {
-        "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count"
+        "id", "kind", "title", "participants", "member_count", "created", "updated", "last_message", "unread_count",
+        "muted",
     }
     assert (first["kind"], first["title"], first["member_count"]) == ("direct", None, 2)
     assert first["unread_count"] == 2

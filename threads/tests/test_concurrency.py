@@ -92,6 +92,10 @@ def test_two_hundred_simultaneous_sends_over_ten_threads_are_all_stored_and_coun
     for thread in Thread.objects.all():
         newest = Message.objects.filter(thread=thread).order_by("-created", "-id").first()
         assert thread.updated == newest.created
+        # Ids and timestamps in commit order: the later id is never the earlier time.
+        times = list(Message.objects.filter(thread=thread).order_by("id").values_list("created", flat=True))
+        assert times == sorted(times)
+        assert thread.last_message_id == newest.pk == Message.objects.filter(thread=thread).latest("id").pk
         assert thread.message_count == Message.objects.filter(thread=thread).count() == 20
         assert_counters_exact(thread)
     for user in users:

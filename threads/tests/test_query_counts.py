@@ -6,7 +6,9 @@ both; the request's own queries include authenticating the JWT's user.
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from threads import services
 from threads.models import Message, Thread
@@ -93,11 +95,11 @@ def test_thread_detail_and_mark_as_read_query_counts_are_fixed(client_for, alice
 
     with django_assert_num_queries(2):  # user, thread with its last message and counters
         client.get(f"/api/threads/{thread.pk}/")
-    # user, thread access, the thread's row lock, then the reader's
-    # membership, one UPDATE of the messages, one of the reader's counter, and
-    # the SAVEPOINT and RELEASE of the service's transaction (nested in the
-    # test's own)
-    with django_assert_num_queries(8):
+    # user; the thread's and the reader's rows locked (one statement, which
+    # is also the access check), one UPDATE of the messages, one of the
+    # reader's counter, and the SAVEPOINT and RELEASE of the service's
+    # transaction (nested in the test's own)
+    with django_assert_num_queries(6):
         response = client.post(f"/api/threads/{thread.pk}/mark_as_read/")
 
     assert response.json() == {"marked": messages}
@@ -110,10 +112,10 @@ def test_sending_runs_a_fixed_number_of_queries(client_for, alice, bob, django_a
         services.message_create(thread=thread, sender=bob, text=f"m{number}")
     client = client_for(alice)
 
-    # user, thread access, SAVEPOINT, the thread's row lock, then the
-    # sender's membership, INSERT, one UPDATE of the thread (time, count, last
+    # user, SAVEPOINT, INSERT (which locks the thread, if the caller is a
+    # member: the access check), one UPDATE of the thread (time, count, last
     # message), one of its memberships (bob's unread count), RELEASE
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
 
     assert response.status_code == 201
@@ -132,13 +134,13 @@ ENDPOINT_QUERIES = {
     "one message": ("get", "/api/threads/{thread}/messages/{own}/", None, 3),
     # user, thread access, message; write: lock the thread, UPDATE, reload read state
     "edit": ("patch", "/api/threads/{thread}/messages/{own}/", {"text": "edited"}, 10),
-    # user, thread access, message; write: lock the thread, the caller's
-    # role, UPDATE of the members' unread counts, DELETE, UPDATE of the
+    # user, thread access, message; write: lock the thread and the caller's
+    # membership, UPDATE of the members' unread counts, DELETE, UPDATE of the
     # thread's count and last message
-    "delete a message": ("delete", "/api/threads/{thread}/messages/{own}/", None, 10),
-    # user, thread access, message; write: lock, the reader's membership,
-    # UPDATE message, UPDATE the reader's membership
-    "mark one message read": ("post", "/api/threads/{thread}/messages/{received}/mark_as_read/", None, 9),
+    "delete a message": ("delete", "/api/threads/{thread}/messages/{own}/", None, 9),
+    # user, thread access, message; write: lock the thread and the reader's
+    # membership, UPDATE message, UPDATE the reader's membership
+    "mark one message read": ("post", "/api/threads/{thread}/messages/{received}/mark_as_read/", None, 8),
     # user, the other user; write: the pair's thread; the thread to render
     "open an existing thread": ("post", "/api/threads/", {"participants": ["{bob}"]}, 6),
     # user, the other user; write: the pair's thread, INSERT (in its own
@@ -180,15 +182,16 @@ def test_deleting_a_thread_takes_the_same_queries_with_thousands_of_messages(
     """More messages than SQLite takes parameters in one statement: they go in
     one DELETE by thread, not fetched and deleted in batches of ids.
 
-    user, thread access; write: lock the thread, the caller's role, its
-    members (for the events), the thread for Django's cascade, one DELETE each
-    of its memberships, all its messages and the thread (SAVEPOINT, RELEASE)."""
+    user, thread access; write: lock the thread and the caller's membership,
+    its members (for the events), the thread for Django's cascade, one DELETE
+    each of its memberships, all its messages and the thread (SAVEPOINT,
+    RELEASE)."""
     thread, _ = services.thread_get_or_create(user=alice, other=bob)
     Message.objects.bulk_create(Message(thread=thread, sender=bob, text=f"m{n}") for n in range(messages))
     services.threads_recount_messages(threads=Thread.objects.filter(pk=thread.pk))
     client = client_for(alice)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.delete(f"/api/threads/{thread.pk}/")
 
     assert response.status_code == 204
@@ -210,42 +213,46 @@ GROUP_QUERIES = {
     "thread list": ("get", "/api/threads/?limit=100", None, 4),
     # user, thread access, page, every member's read position (read_count)
     "message page": ("get", "/api/threads/{group}/messages/?limit=100", None, 4),
-    # user, thread access; write: lock, the sender's membership, INSERT,
-    # UPDATE of the thread, one UPDATE ... RETURNING of every membership;
-    # the read positions for the answer's read_count
-    "send": ("post", "/api/threads/{group}/messages/", {"text": "hi all"}, 10),
-    # user, thread access; write: lock, the reader's position and count, UPDATE of the membership
-    "mark read": ("post", "/api/threads/{group}/mark_as_read/", None, 7),
-    # user, thread access, message, read positions; write: lock, the reader's
-    # membership, count of the newly read messages, UPDATE of the membership
-    "mark one read": ("post", "/api/threads/{group}/messages/{received}/mark_as_read/", None, 10),
+    # user; write: INSERT (locking the thread if the caller is a member),
+    # UPDATE of the thread, one UPDATE ... RETURNING of every membership
+    # (whose read positions give the answer's read_count)
+    "send": ("post", "/api/threads/{group}/messages/", {"text": "hi all"}, 6),
+    # user; write: lock the thread and the reader's membership (position and
+    # count; the access check), UPDATE of the membership
+    "mark read": ("post", "/api/threads/{group}/mark_as_read/", None, 5),
+    # user, thread access, message, read positions; write: lock the thread and
+    # the reader's membership, count of the newly read messages, UPDATE of the membership
+    "mark one read": ("post", "/api/threads/{group}/messages/{received}/mark_as_read/", None, 9),
     # user, thread access, the message, page of readers (count from the page query's filter)
     "readers": ("get", "/api/threads/{group}/messages/{own}/readers/?limit=100", None, 5),
     # user, thread access, page of members with their users (count from the thread's member_count)
     "members": ("get", "/api/threads/{group}/members/?limit=100", None, 3),
     # user, thread access, the thread rendered with its member preview
     "one group": ("get", "/api/threads/{group}/", None, 3),
-    # user, thread access; write: lock, the caller's role, the new user,
+    # user, thread access; write: lock the thread and the caller's membership (role), the new user,
     # already a member?, INSERT, UPDATE of member_count
-    "add a member": ("post", "/api/threads/{group}/members/", {"user": "{newcomer}"}, 10),
-    # user, thread access; write: lock, the caller's role, UPDATE of the title; the thread to render
-    "rename": ("patch", "/api/threads/{group}/", {"title": "Renamed"}, 9),
-    # user, thread access; write: lock, the caller's role, the target, UPDATE of its role
-    "make a member admin": ("patch", "/api/threads/{group}/members/{member}/", {"role": "admin"}, 8),
+    "add a member": ("post", "/api/threads/{group}/members/", {"user": "{newcomer}"}, 9),
+    # user, thread access; write: lock the thread and the caller's membership (role), UPDATE of
+    # the title; the thread to render
+    "rename": ("patch", "/api/threads/{group}/", {"title": "Renamed"}, 8),
+    # user, thread access; write: lock the thread and the caller's membership (role), the target, UPDATE of its role
+    "make a member admin": ("patch", "/api/threads/{group}/members/{member}/", {"role": "admin"}, 7),
     # as above, and the old owner stepping down first
-    "hand the group over": ("patch", "/api/threads/{group}/members/{member}/", {"role": "owner"}, 10),
-    # user, thread access; write: lock, the caller's role, the target, DELETE, UPDATE of member_count
-    "remove a member": ("delete", "/api/threads/{group}/members/{member}/", None, 10),
+    "hand the group over": ("patch", "/api/threads/{group}/members/{member}/", {"role": "owner"}, 9),
+    # user, thread access; write: lock the thread and the caller's membership (role), the target,
+    # DELETE, UPDATE of member_count
+    "remove a member": ("delete", "/api/threads/{group}/members/{member}/", None, 9),
     # as above, and the successor found and made owner
-    "the owner leaves": ("delete", "/api/threads/{group}/members/{owner}/", None, 12),
+    "the owner leaves": ("delete", "/api/threads/{group}/members/{owner}/", None, 11),
     # user, thread access, message; write: lock, UPDATE, read state; read positions for the answer
     "edit a message": ("patch", "/api/threads/{group}/messages/{own}/", {"text": "edited"}, 11),
-    # user, thread access, message; write: lock, the caller's role (an owner may delete anyone's),
+    # user, thread access, message; write: lock the thread and the caller's membership (an owner may delete anyone's),
     # UPDATE of the members' unread counts, DELETE, UPDATE of the thread
-    "delete someone's message": ("delete", "/api/threads/{group}/messages/{received}/", None, 10),
-    # user, thread access; write: lock, the caller's role, members (for the events), the thread for
+    "delete someone's message": ("delete", "/api/threads/{group}/messages/{received}/", None, 9),
+    # user, thread access; write: lock the thread and the caller's membership (role), members
+    # (for the events), the thread for
     # the cascade, one DELETE each of memberships, messages and the thread
-    "delete the group": ("delete", "/api/threads/{group}/", None, 11),
+    "delete the group": ("delete", "/api/threads/{group}/", None, 10),
 }
 
 
@@ -272,3 +279,56 @@ def test_every_group_endpoint_runs_a_fixed_number_of_queries(
         response = getattr(client, method)(template.format(**ids), body, format="json")
 
     assert response.status_code < 300, response.content
+
+
+# What a request runs in production, where the service's transaction is the
+# outermost one: no test transaction around it, so no SAVEPOINT, and the
+# events' queries run after the COMMIT. Transaction control (BEGIN, COMMIT)
+# is not a query that does work and is left out of the counts.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+def queries_before_and_after_commit(capture) -> tuple[list[str], list[str]]:
+    statements = [query["sql"] for query in capture.captured_queries]
+    commit = next(index for index, sql in enumerate(statements) if sql.startswith("COMMIT"))
+    work = [sql for sql in statements[:commit] if not sql.startswith(TRANSACTION_CONTROL)]
+    return work, statements[commit + 1:]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("messages", [1, 60])
+@pytest.mark.parametrize(
+    ("kind", "path", "work_queries", "event_queries"),
+    [
+        # user; INSERT (locking the thread, members only), UPDATE of the
+        # thread, UPDATE ... RETURNING of its memberships | after the commit:
+        # the recipient's total unread count for the unread_count event
+        ("direct", "messages/", 4, 1),
+        ("group", "messages/", 4, 1),
+        # user; the thread's and reader's rows locked, UPDATE of the messages,
+        # UPDATE of the reader's counter | the members' counts in the thread,
+        # the reader's total
+        ("direct", "mark_as_read/", 4, 2),
+        # user; lock as above, UPDATE of the reader's position and counter
+        ("group", "mark_as_read/", 3, 2),
+    ],
+)
+def test_a_send_and_a_mark_read_run_few_queries_in_production(
+    client_for, alice, bob, carol, kind, path, work_queries, event_queries, messages
+):
+    if kind == "direct":
+        thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    else:
+        thread = services.group_create(owner=bob, title="Crew", members=[alice, carol])
+    for number in range(messages):
+        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    client = client_for(alice)
+
+    with CaptureQueriesContext(connection) as capture:
+        response = client.post(f"/api/threads/{thread.pk}/{path}", {"text": "hi"} if path == "messages/" else None,
+                               format="json")
+
+    assert response.status_code in (200, 201), response.content
+    work, after_commit = queries_before_and_after_commit(capture)
+    assert len(work) == work_queries, "\n".join(work)
+    assert len(after_commit) == event_queries, "\n".join(after_commit)

@@ -13,10 +13,10 @@ from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chat_project.asgi import application
-from threads import services
+from threads import presence, services
 from threads.models import Thread
 from threads.serializers import MessageSerializer
-from threads.tests.conftest import summary
+from threads.tests.conftest import name_of, summary
 
 # Events go out on commit, and the consumer reads the database from other threads.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -45,7 +45,7 @@ async def connect_as(user: User) -> WebsocketCommunicator:
     # checks behind auth.ok can take longer than the default second.
     assert await communicator.receive_json_from(timeout=10) == {
         "type": "auth.ok",
-        "user": summary(user),
+        "user": name_of(user),
     }
     return communicator
 
@@ -57,6 +57,7 @@ async def closed_with(communicator: WebsocketCommunicator, timeout: float = 1) -
 
 
 def json_roundtrip(data) -> dict:
+    presence.annotate(data)  # as the event sender does: the users shown carry their presence
     return json.loads(json.dumps(data, default=str))
 
 
@@ -354,7 +355,7 @@ async def test_typing_reaches_the_other_participant_only(alice, bob, carol, thre
     await alice_socket.send_json_to({"type": "typing", "thread": thread.pk})
 
     assert await bob_socket.receive_json_from() == {
-        "type": "typing", "thread": thread.pk, "user": summary(alice),
+        "type": "typing", "thread": thread.pk, "user": summary(alice, is_online=True),
     }
     assert await alice_socket.receive_nothing()
     assert await carol_socket.receive_nothing()

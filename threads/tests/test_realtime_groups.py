@@ -43,7 +43,7 @@ async def test_a_group_message_reaches_every_member_and_no_one_else(alice, bob, 
         events = await drain(sockets[name])
         assert types(events) == ["message.created", "unread_count"]
         assert events[0]["message"] | {"created": None} == {
-            "id": message.pk, "thread": group.pk, "sender": summary(bob), "text": "hello crew",
+            "id": message.pk, "thread": group.pk, "sender": summary(bob, is_online=True), "text": "hello crew",
             "created": None, "is_read": False, "read_count": 0, "client_id": None,
         }
         assert events[1] == {"type": "unread_count", "unread_count": 1, "thread": group.pk, "thread_unread_count": 1}
@@ -62,7 +62,7 @@ async def test_a_removed_member_is_told_and_then_gets_nothing_more(alice, bob, c
     await database_sync_to_async(services.group_rename)(thread=group, actor=alice, title="Renamed")
 
     assert types(removed) == ["member.removed", "unread_count"]
-    assert removed[0] == {"type": "member.removed", "thread": group.pk, "user": summary(carol),
+    assert removed[0] == {"type": "member.removed", "thread": group.pk, "user": summary(carol, is_online=True),
                           "member_count": 2}
     assert await carol_socket.receive_nothing()
     assert types(await drain(bob_socket)) == ["member.removed", "message.created", "unread_count", "thread.updated"]
@@ -124,7 +124,7 @@ async def test_typing_in_a_group_reaches_the_other_members_only(alice, bob, caro
 
     await sockets["bob"].send_json_to({"type": "typing", "thread": group.pk})
 
-    notice = {"type": "typing", "thread": group.pk, "user": summary(bob)}
+    notice = {"type": "typing", "thread": group.pk, "user": summary(bob, is_online=True)}
     assert await sockets["alice"].receive_json_from() == notice
     assert await sockets["carol"].receive_json_from() == notice
     assert await sockets["bob"].receive_nothing()

@@ -28,6 +28,10 @@ OPERATIONS = {
     ("/api/threads/{thread_pk}/members/", "get"), ("/api/threads/{thread_pk}/members/", "post"),
     ("/api/threads/{thread_pk}/members/{id}/", "patch"), ("/api/threads/{thread_pk}/members/{id}/", "delete"),
     ("/api/session/", "post"), ("/api/session/", "delete"),
+    # safety (issue 16)
+    ("/api/users/{id}/block/", "post"), ("/api/users/{id}/block/", "delete"), ("/api/users/blocked/", "get"),
+    ("/api/threads/{id}/mute/", "post"), ("/api/threads/{id}/unmute/", "post"),
+    ("/api/threads/{thread_pk}/messages/{id}/report/", "post"),
 }
 
 
@@ -62,7 +66,7 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
             "patch",
             {"200", "400", "401", "403", "404", "406", "413", "415", "429"},
         ),
-        ("/api/threads/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406", "429"}),
+        ("/api/threads/{id}/mark_as_read/", "post", {"200", "400", "401", "403", "404", "406", "413", "415", "429"}),
         ("/api/threads/{thread_pk}/messages/{id}/mark_as_read/", "post", {"200", "401", "403", "404", "406", "429"}),
         ("/api/threads/", "get", {"200", "400", "401", "403", "406"}),
         ("/api/threads/{id}/", "get", {"200", "401", "404", "406"}),
@@ -79,6 +83,12 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
          {"200", "400", "401", "403", "404", "406", "413", "415", "429"}),
         ("/api/threads/{thread_pk}/members/{id}/", "delete", {"204", "400", "401", "403", "404", "406", "429"}),
         ("/api/threads/{thread_pk}/messages/{message_pk}/readers/", "get", {"200", "400", "401", "404", "406"}),
+        ("/api/users/{id}/block/", "post", {"204", "400", "401", "403", "404", "406", "429"}),
+        ("/api/users/{id}/block/", "delete", {"204", "401", "403", "404", "406", "429"}),
+        ("/api/users/blocked/", "get", {"200", "400", "401", "406"}),
+        ("/api/threads/{id}/mute/", "post", {"204", "401", "403", "404", "406", "429"}),
+        ("/api/threads/{thread_pk}/messages/{id}/report/", "post",
+         {"200", "201", "400", "401", "403", "404", "406", "413", "415", "429"}),
     ],
 )
 def test_each_operation_documents_its_error_statuses(path, method, codes):
@@ -141,14 +151,19 @@ def test_an_accept_header_without_json_is_a_documented_406_and_format_is_ignored
     assert (ignored.status_code, ignored.json()) == (200, {"user_id": alice.pk})
 
 
-def test_marking_read_takes_no_body_so_no_body_can_fail_it(client_for, alice, bob, thread):
-    """The schema lists no 400/413/415 for the mark-read actions: they never read a body."""
+def test_marking_one_message_read_takes_no_body_so_no_body_can_fail_it(client_for, alice, bob, thread):
+    """The schema lists no 400/413/415 for marking one message read: it never
+    reads a body. (Marking a thread read takes an optional `message_ids`: a
+    malformed body there is a 400 that marks nothing.)"""
     message = services.message_create(thread=thread, sender=bob, text="read me")
     client = client_for(alice)
 
     whole_thread = client.generic(
         "POST", f"/api/threads/{thread.pk}/mark_as_read/", b"{not json", content_type="application/json"
     )
+    assert whole_thread.status_code == 400
+    assert services.Message.objects.get(pk=message.pk).is_read is False
+    whole_thread = client.post(f"/api/threads/{thread.pk}/mark_as_read/")
     one_message = client.generic(
         "POST", f"/api/threads/{thread.pk}/messages/{message.pk}/mark_as_read/", b"x" * 300_000,
         content_type="text/plain",

@@ -714,3 +714,67 @@ def test_a_session_that_ends_on_the_server_sends_the_client_back_to_the_login(al
 
     visible(browser, "#login-username")
     assert not Message.objects.filter(text="anyone there?").exists()
+
+
+def online_dot(driver, name: str) -> bool:
+    """Whether the thread named `name` shows its participant's online dot."""
+    return driver.execute_script(
+        """const name = [...document.querySelectorAll('#thread-list .thread-name')]
+            .find(n => n.textContent === arguments[0]);
+        return Boolean(name && name.closest('button').dataset.online === 'true')""",
+        name,
+    )
+
+
+def test_alice_sees_bob_online_while_his_page_is_open(alice_browser, bob_browser, server, users, thread):
+    alice, bob = alice_browser, bob_browser
+    log_in(alice, server, "alice")
+    wait(alice).until(lambda d: button(d, "bob", within="#thread-list"))
+    wait(alice, 30).until(lambda d: not online_dot(d, "bob"), "bob shown online before he logged in")
+
+    log_in(bob, server, "bob")
+    wait(alice, 30).until(lambda d: online_dot(d, "bob"), "bob's dot did not appear")
+    wait(bob).until(lambda d: online_dot(d, "alice"), "alice is online: bob's thread list says so")
+    save_screenshot(alice, "view-presence")
+
+    # Logging out closes his socket (leaving the page need not: Chromium may keep
+    # it in its back-forward cache); the event may wait for the 10 s window's end.
+    button(bob, "Log out").click()
+    visible(bob, "#login-username")
+    wait(alice, 30).until(lambda d: not online_dot(d, "bob"), "bob's dot did not go")
+    no_errors(alice)
+
+
+def test_alice_mutes_then_blocks_bob_from_the_conversation_header(alice_browser, bob_browser, server, users, thread):
+    from safety.models import Block
+    from threads.models import Membership
+
+    alice, bob = alice_browser, bob_browser
+    log_in(alice, server, "alice")
+    open_thread(alice, "bob")
+    click(alice, lambda d: button(d, "Mute"))
+    wait(alice).until(lambda d: d.find_element(By.ID, "mute-toggle").text == "Unmute")
+    wait(alice).until(lambda d: "muted" in button(d, "bob", within="#thread-list").text)
+    assert Membership.objects.get(thread=thread, user=users["alice"]).muted
+
+    click(alice, lambda d: button(d, "Block"))
+    wait(alice).until(lambda d: d.find_element(By.ID, "block-toggle").text == "Unblock")
+    assert Block.objects.filter(blocker=users["alice"], blocked=users["bob"]).exists()
+
+    # bob's send is refused with the neutral message.
+    log_in(bob, server, "bob")
+    open_thread(bob, "alice")
+    send(bob, "Hello?")
+    wait(bob).until(lambda d: "You can't message this user." in d.find_element(By.ID, "messages").text)
+
+    # A reload shows both states as the server keeps them; unblocking and unmuting undo them.
+    alice.refresh()
+    wait(alice).until(lambda d: live_state(d) == "online")
+    open_thread(alice, "bob")
+    assert alice.find_element(By.ID, "block-toggle").text == "Unblock"
+    click(alice, lambda d: button(d, "Unblock"))
+    click(alice, lambda d: button(d, "Unmute"))
+    wait(alice).until(lambda d: d.find_element(By.ID, "mute-toggle").text == "Mute")
+    wait(alice).until(lambda d: d.find_element(By.ID, "block-toggle").text == "Block")
+    assert not Block.objects.exists()
+    no_errors(alice)

@@ -23,6 +23,7 @@ const state = {
   confirmingDelete: null, // key of the message whose deletion awaits a yes
   draftMembers: new Map(), // the new group form's chosen people: id -> user
   members: null, // the open group's panel: {threadId, list: [membership], myRole}
+  blocked: new Set(), // ids of the users the user blocks
   lastTypingSent: 0,
 };
 
@@ -44,6 +45,13 @@ function threadName(thread) {
   if (thread.kind === "group") return thread.title || "Untitled group";
   const other = thread.participants.find((user) => user.id !== state.me.id);
   return nameOf(other || thread.participants[0] || { username: "?" });
+}
+
+// A direct thread's other participant is online (a group shows no dot).
+function otherOnline(thread) {
+  if (thread.kind === "group") return false;
+  const other = thread.participants.find((user) => user.id !== state.me.id);
+  return Boolean(other && other.is_online);
 }
 
 function conversation(threadId) {
@@ -124,7 +132,7 @@ function renderThreads() {
     const last = thread.last_message;
     const signature = JSON.stringify([
       threadName(thread), thread.kind, thread.id === state.openId, thread.unread_count, thread.updated,
-      last && [last.id, last.text, last.sender.id], today,
+      last && [last.id, last.text, last.sender.id], today, otherOnline(thread), thread.muted,
     ]);
     const known = threadItems.get(thread.id);
     if (known && known.signature === signature) return known.element;
@@ -159,12 +167,14 @@ function threadItem(thread) {
       "button",
       {
         type: "button",
-        className: `thread${thread.id === state.openId ? " open" : ""}${thread.unread_count ? " unread" : ""}`,
+        className: `thread${thread.id === state.openId ? " open" : ""}${thread.unread_count ? " unread" : ""}${
+          thread.muted ? " muted" : ""}`,
         "data-thread-id": thread.id,
         // Named by the other participant (or the group's title); the rest is its description.
         "aria-labelledby": nameId,
         "aria-describedby": detailsId,
         "aria-current": thread.id === state.openId ? "true" : false,
+        "data-online": otherOnline(thread) ? "true" : false, // the green dot (style.css)
         onclick: () => openThread(thread.id),
       },
       h("span", { id: nameId, className: "thread-name" }, threadName(thread)),
@@ -173,6 +183,7 @@ function threadItem(thread) {
         { id: detailsId, className: "thread-details" },
         h("span", { className: "excerpt" }, excerpt.length > 80 ? `${excerpt.slice(0, 80)}…` : excerpt),
         h("time", { className: "when", datetime: thread.updated }, formatWhen(new Date(thread.updated))),
+        thread.muted ? h("span", { className: "muted-mark" }, "muted") : null,
         thread.unread_count
           ? h(
               "span",
@@ -318,6 +329,8 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
     $("conversation-subtitle").textContent = "";
     $("group-settings").hidden = true;
     $("group-panel").hidden = true;
+    $("mute-toggle").hidden = true;
+    $("block-toggle").hidden = true;
     log.replaceChildren();
     rendered.clear();
     return;
@@ -327,6 +340,7 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
   const group = Boolean(thread && thread.kind === "group");
   $("group-settings").hidden = !group;
   $("conversation-subtitle").textContent = group ? `${thread.member_count} members` : "";
+  renderSafetyButtons(thread);
   const conv = conversation(threadId);
   $("load-older").hidden = conv.complete || !conv.loaded;
   log.dataset.thread = threadId;
@@ -391,11 +405,13 @@ function renderAll() {
 // --- loading -----------------------------------------------------------------
 
 async function loadThreads() {
-  const [threads, unread] = await Promise.all([
+  const [threads, unread, blocked] = await Promise.all([
     allPages("/api/threads/?limit=100"),
     api("GET", "/api/threads/unread_count/"),
+    allPages("/api/users/blocked/?limit=100"),
   ]);
   state.threads = new Map(threads.map((thread) => [thread.id, thread]));
+  state.blocked = new Set(blocked.map((user) => user.id));
   state.unread = unread.unread_count;
   if (state.openId !== null && !state.threads.has(state.openId)) state.openId = null;
   renderAll();
@@ -489,6 +505,58 @@ async function openThread(threadId) {
   }
   $("message-input").focus();
   markRead(threadId);
+}
+
+// Mute (any thread) and block (the other person of a direct thread), in the conversation's header.
+function otherParticipant(thread) {
+  if (!thread || thread.kind !== "direct") return null;
+  return thread.participants.find((user) => user.id !== state.me.id) || null;
+}
+
+function renderSafetyButtons(thread) {
+  const mute = $("mute-toggle");
+  mute.hidden = !thread;
+  if (thread) {
+    mute.textContent = thread.muted ? "Unmute" : "Mute";
+    mute.setAttribute("aria-pressed", String(Boolean(thread.muted)));
+  }
+  const other = otherParticipant(thread);
+  const block = $("block-toggle");
+  block.hidden = !other;
+  if (other) {
+    const blocked = state.blocked.has(other.id);
+    block.textContent = blocked ? "Unblock" : "Block";
+    block.setAttribute("aria-pressed", String(blocked));
+  }
+}
+
+async function toggleMute() {
+  const thread = state.threads.get(state.openId);
+  if (!thread) return;
+  const muted = !thread.muted;
+  try {
+    await api("POST", `/api/threads/${thread.id}/${muted ? "mute" : "unmute"}/`);
+    thread.muted = muted; // the unread_count event brings the new total
+    renderThreads();
+    renderSafetyButtons(thread);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function toggleBlock() {
+  const thread = state.threads.get(state.openId);
+  const other = otherParticipant(thread);
+  if (!other) return;
+  const blocked = !state.blocked.has(other.id);
+  try {
+    await api(blocked ? "POST" : "DELETE", `/api/users/${other.id}/block/`);
+    if (blocked) state.blocked.add(other.id);
+    else state.blocked.delete(other.id);
+    renderSafetyButtons(thread);
+  } catch (error) {
+    showError(error);
+  }
 }
 
 function closeThread() {
@@ -945,6 +1013,16 @@ function onEvent(event) {
       if (state.openId === event.thread) renderConversation();
       break;
     }
+    case "presence": {
+      // Someone I share a thread with came online or went offline.
+      for (const thread of state.threads.values()) {
+        for (const user of thread.participants) {
+          if (user.id === event.user.id) Object.assign(user, { is_online: event.is_online, last_seen: event.last_seen });
+        }
+      }
+      renderThreads();
+      break;
+    }
     case "typing": {
       if (event.user.id === state.me.id) break;
       clearTyping(event.thread);
@@ -1097,6 +1175,8 @@ function wire() {
   $("group-panel-close").addEventListener("click", () => toggleGroupPanel(false));
   $("rename-form").addEventListener("submit", renameGroup);
   $("leave-group").addEventListener("click", () => removeMember(state.me));
+  $("mute-toggle").addEventListener("click", toggleMute);
+  $("block-toggle").addEventListener("click", toggleBlock);
   const input = $("message-input");
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitComposer(event);
