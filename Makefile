@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL test run's server; pytest-django creates and drops test_<name> on it.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run setup test test-sqlite test-postgres browser schema fuzz lint bench fixture clean
+.PHONY: run setup test test-sqlite test-postgres browser schema fuzz lint bench bench-200k fixture clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,16 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run_bench.py --db sqlite --rounds $(BENCH_ROUNDS)
 	scripts/ensure-service.sh postgres
 	$(BIN)/python bench/run_bench.py --db postgres --rounds $(BENCH_ROUNDS)
+
+# Only the 200,000-message scale, both databases, beside the plain DRF baseline
+# (about 20 minutes each); redraws docs/benchmarks-plain-drf.png and the table
+# in docs/benchmarks.md from bench/results-<db>.json.
+bench-200k: $(BIN)/.installed
+	scripts/install-debian.sh /usr/bin/wrk=wrk
+	scripts/ensure-service.sh redis
+	$(BIN)/python bench/run_bench.py --db sqlite --scales 200000 --rounds $(BENCH_ROUNDS) --also-server uvicorn
+	scripts/ensure-service.sh postgres
+	$(BIN)/python bench/run_bench.py --db postgres --scales 200000 --rounds $(BENCH_ROUNDS) --also-server uvicorn
 
 # DATABASE_URL is set empty so that a .env pointing elsewhere cannot change the run.
 # Redis carries events between the two servers of the end-to-end real-time test.

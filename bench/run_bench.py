@@ -10,13 +10,20 @@ user `scale_hot` of 1,800 direct threads and 200 groups, the hot thread of
 1. makes a scratch database (SQLite: /tmp/chat_bench_<scale>.sqlite3;
    PostgreSQL: the database chat_bench_<scale>, dropped and created again),
    runs `migrate` and `manage.py seed_scale`;
-2. serves the app with its production server, `uvicorn chat_project.asgi:application
-   --workers 2`, with DEBUG off, on 127.0.0.1;
-3. drives every endpoint in turn with wrk (`-t2 -c16`, a warm-up, then a timed
+2. serves the app with its production HTTP server, `gunicorn chat_project.wsgi:application
+   --workers 2` (sync workers; `--server uvicorn` for chat_project.asgi on uvicorn),
+   with DEBUG off, on 127.0.0.1, and beside it the plain DRF baseline of
+   bench/plain/ (its tables filled from the app's, same database), served the
+   same way (`--no-plain`: without);
+3. drives every endpoint in turn with wrk (`-t2 -c4`, a warm-up, then a timed
    run; bench/wrk.lua) with scale_hot's JWT, after checking that one request
-   of each answers 2xx;
-4. prints a table per scale (requests/s, p50, p99, throughput as a share of
-   the floor endpoint `GET /api/ping/` measured in the same run) and at the end
+   of each answers 2xx; the six endpoints the baseline has too are driven on
+   it back to back with ours (`--also-server uvicorn`: and on the app under
+   the other server), and each run records the server processes' CPU time
+   per request;
+4. prints a table per scale (requests/s, p50, p99, server CPU ms per request,
+   throughput as a share of the floor endpoint `GET /api/ping/` measured in
+   the same run and as a share of the plain DRF app's) and at the end
    each endpoint's p50 at the large scale over the small one, and writes it all
    to bench/results-<db>.md and bench/results-<db>.json.
 
@@ -55,6 +62,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 WRK_SCRIPT = BENCH / "wrk.lua"
+# The plain DRF baseline (bench/plain/README.md), served and loaded like the app.
+PLAIN = BENCH / "plain"
 
 HOT_USER, PEER_USER, PASSWORD = "scale_hot", "scale_peer", "bench-password"
 
@@ -65,6 +74,8 @@ FLOOR_SHARE_TARGET = 0.5
 LATENCY_RATIO_TARGET = 1.25
 # A send to the 100-member group: p50 at most this times a direct send's (same scale).
 GROUP_SEND_RATIO_TARGET = 2.0
+# The cases the plain DRF baseline has too (same paths, same ids, same data).
+PLAIN_CASES = {"floor", "floor_end", "thread_list", "unread_count", "page_first", "mark_read", "send"}
 
 
 class Case:
@@ -166,10 +177,10 @@ def app_env(args, url: str) -> dict:
     return env
 
 
-def run(cmd: list[str], env: dict, *, echo: bool = True) -> str:
+def run(cmd: list[str], env: dict, *, echo: bool = True, cwd: Path = ROOT) -> str:
     """Run a command in the project directory, echo its output as it comes, return it."""
     output = []
-    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         for line in proc.stdout:
             output.append(line)
             if echo:
@@ -244,26 +255,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """uvicorn with the app, in a process group of its own."""
+SERVER_APPS = {
+    # (directory, WSGI application, ASGI application)
+    "ours": (ROOT, "chat_project.wsgi:application", "chat_project.asgi:application"),
+    "plain": (PLAIN, "plain.wsgi:application", "plain.asgi:application"),
+}
 
-    def __init__(self, args, env: dict, log_path: Path):
-        self.port = args.port or free_port()
+
+class Server:
+    """The production server (gunicorn sync workers, or uvicorn) with one app,
+    in a process group of its own."""
+
+    def __init__(self, args, env: dict, log_path: Path, app: str = "ours", kind: str | None = None):
+        kind = kind or args.server
+        self.port = free_port() if app != "ours" or not args.port or kind != args.server else args.port
         self.base = f"http://127.0.0.1:{self.port}"
-        uvicorn = shutil.which("uvicorn", path=str(Path(args.python).parent)) or "uvicorn"
-        cmd = [
-            uvicorn, "chat_project.asgi:application", "--workers", str(args.workers),
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--lifespan", "off",
-        ]  # fmt: skip
-        self.command = " ".join(["uvicorn", *cmd[1:]])
+        cwd, wsgi, asgi = SERVER_APPS[app]
+        bin_dir = str(Path(args.python).parent)
+        if kind == "gunicorn":
+            gunicorn = shutil.which("gunicorn", path=bin_dir) or "gunicorn"
+            cmd = [gunicorn, wsgi, "--workers", str(args.workers), "--bind", f"127.0.0.1:{self.port}"]
+        else:
+            uvicorn = shutil.which("uvicorn", path=bin_dir) or "uvicorn"
+            cmd = [
+                uvicorn, asgi, "--workers", str(args.workers),
+                "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--lifespan", "off",
+            ]  # fmt: skip
+        self.command = " ".join([kind, *cmd[1:]])
         self.log_file = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=cwd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                sys.exit(f"uvicorn exited with {self.proc.returncode}; see {log_path}")
+                sys.exit(f"{kind} exited with {self.proc.returncode}; see {log_path}")
             try:
                 status, _ = http(self.base, "GET", "/api/health/")
                 if status < 500:
@@ -272,7 +298,24 @@ class Server:
                 pass
             time.sleep(0.3)
         self.stop()
-        sys.exit(f"uvicorn did not answer within 60 s; see {log_path}")
+        sys.exit(f"{kind} did not answer within 60 s; see {log_path}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes (its session: master and workers).
+
+        Unlike throughput, it hardly depends on what else the machine runs, so
+        CPU ms per request compares servers and apps on a shared machine.
+        """
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            # After the command: state, ppid, pgrp, session, ..., utime (12th), stime (13th).
+            if int(fields[3]) == self.proc.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -404,11 +447,41 @@ def preflight(base: str, case: Case, tokens: dict) -> tuple[int, str]:
     return status, json.dumps(answer)[:300] if answer is not None else ""
 
 
+def get_tokens(base: str) -> dict:
+    tokens = {}
+    for variable, username in (("BENCH_TOKEN_HOT", HOT_USER), ("BENCH_TOKEN_PEER", PEER_USER)):
+        status, answer = http(base, "POST", "/api/token/", body={"username": username, "password": PASSWORD})
+        if status != 200:
+            sys.exit(f"POST /api/token/ on {base} for {username} answered {status}: {answer}")
+        tokens[variable] = answer["access"]
+    return tokens
+
+
+def prepare_plain(args, env: dict) -> None:
+    """The plain baseline's tables in the same database, filled from the app's (same users, ids, texts)."""
+    log("plain DRF baseline: migrate, copy the data")
+    run([args.python, "manage.py", "migrate", "plain", "--no-input", "-v0"], env, cwd=PLAIN)
+    run([args.python, "manage.py", "copy_from_chat"], env, cwd=PLAIN)
+
+
+def bench_figures(rows: list[dict], floor_keys=("floor", "floor_end")) -> float | None:
+    """Medians per row; each row's throughput over the mean of the floor's first and last run."""
+    floors = [r["rps"] for r in rows if r["key"] in floor_keys and "rps" in r]
+    floor_rps = sum(floors) / len(floors) if floors else None
+    for row in rows:
+        if "rps" in row and floor_rps:
+            row["floor_share"] = round(row["rps"] / floor_rps, 3)
+    return floor_rps
+
+
 def bench_scale(args, messages: int) -> dict:
     label = scale_label(messages)
     url = database_url(args, label)
     env = app_env(args, url)
     summary = prepare_database(args, label, messages, env)
+    plain_env = {**env, "DJANGO_SETTINGS_MODULE": "plain.settings"}
+    if args.plain:
+        prepare_plain(args, plain_env)
     probe = json.loads(run([args.python, "bench/probe.py", "--back", str(args.back)], env, echo=False))
     log(
         f"hot thread {probe['hot_thread_id']} ({probe['hot_thread_messages']} messages), "
@@ -417,17 +490,21 @@ def bench_scale(args, messages: int) -> dict:
         f"{probe['hot_group_messages']} messages), ?before={probe['before_id']}"
     )
 
-    log_path = Path(tempfile.gettempdir(), f"chat_bench_{args.db}_{label}_uvicorn.log")
+    log_path = Path(tempfile.gettempdir(), f"chat_bench_{args.db}_{label}_{args.server}.log")
     server = Server(args, env, log_path)
+    plain_server = other_server = None
     features = {}
     try:
-        tokens = {}
-        for variable, username in (("BENCH_TOKEN_HOT", HOT_USER), ("BENCH_TOKEN_PEER", PEER_USER)):
-            status, answer = http(server.base, "POST", "/api/token/", body={"username": username, "password": PASSWORD})
-            if status != 200:
-                sys.exit(f"POST /api/token/ for {username} answered {status}: {answer}")
-            tokens[variable] = answer["access"]
+        if args.plain:
+            plain_log = Path(tempfile.gettempdir(), f"chat_bench_{args.db}_{label}_{args.server}_plain.log")
+            plain_server = Server(args, plain_env, plain_log, app="plain")
+        if args.also_server:
+            other_log = Path(tempfile.gettempdir(), f"chat_bench_{args.db}_{label}_{args.also_server}.log")
+            other_server = Server(args, env, other_log, kind=args.also_server)
+        tokens = get_tokens(server.base)
         wrk_env = {**os.environ, **tokens}
+        plain_tokens = get_tokens(plain_server.base) if plain_server else {}
+        plain_wrk_env = {**os.environ, **plain_tokens}
 
         floor_path = args.floor_path
         status, _ = http(server.base, "GET", floor_path, tokens["BENCH_TOKEN_HOT"])
@@ -449,32 +526,63 @@ def bench_scale(args, messages: int) -> dict:
             if not 200 <= status < 300:
                 log(f"{case.name}: {case.lines[0][0]} {case.lines[0][1]} answered {status} {answer}; skipped")
                 rows[case.key]["skipped"] = f"answered {status}"
+            if plain_server and case.key in PLAIN_CASES:
+                status, answer = preflight(plain_server.base, case, plain_tokens)
+                rows[case.key]["plain"] = {"key": case.key, "preflight_status": status, "runs": []}
+                if not 200 <= status < 300:
+                    log(f"plain {case.name}: answered {status} {answer}; skipped")
+                    rows[case.key]["plain"]["skipped"] = f"answered {status}"
+            if other_server and case.key in PLAIN_CASES:
+                rows[case.key]["other_server"] = {"key": case.key, "server": args.also_server, "runs": []}
+        servers = {"ours": server, "plain": plain_server, (args.also_server or "")[:5]: other_server}
         load_before = os.getloadavg()
         for round_number in range(1, args.rounds + 1):
             if args.rounds > 1:
                 log(f"round {round_number} of {args.rounds}")
             for case in cases:
-                row = rows[case.key]
-                if "skipped" in row:
-                    continue
-                if args.warmup > 0:
-                    run_wrk(args, server.base, case, wrk_env, args.warmup)
-                result = run_wrk(args, server.base, case, wrk_env, args.duration)
-                row["runs"].append(result)
-                log(
-                    f"{case.name:<55} {result['rps']:>8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
-                    f"p99 {result['p99_ms']:7.2f} ms" + (f"  ERRORS {result['errors']}" if result["errors"] else "")
-                )
+                # Ours and the baseline back to back, who goes first alternating from round to round.
+                targets = [("ours", rows[case.key], server.base, wrk_env)]
+                if "plain" in rows[case.key]:
+                    plain = ("plain", rows[case.key]["plain"], plain_server.base, plain_wrk_env)
+                    targets.insert(0 if round_number % 2 == 0 else 1, plain)
+                if "other_server" in rows[case.key]:
+                    targets.append((args.also_server[:5], rows[case.key]["other_server"], other_server.base, wrk_env))
+                for who, row, base, run_env in targets:
+                    if "skipped" in row:
+                        continue
+                    if args.warmup > 0:
+                        run_wrk(args, base, case, run_env, args.warmup)
+                    cpu_before = servers[who].cpu_seconds()
+                    result = run_wrk(args, base, case, run_env, args.duration)
+                    cpu = servers[who].cpu_seconds() - cpu_before
+                    result["server_cpu_ms"] = round(1000 * cpu / result["requests"], 3) if result["requests"] else None
+                    row["runs"].append(result)
+                    log(
+                        f"{who:<5} {case.name:<55} {result['rps']:>8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+                        f"cpu {result['server_cpu_ms'] or 0:6.2f} ms/req  "
+                        f"p99 {result['p99_ms']:7.2f} ms"
+                        + (f"  ERRORS {result['errors']}" if result["errors"] else "")
+                    )
         results = [summarize(row) for row in rows.values()]
+        plain_rows = [summarize(row["plain"]) for row in results if "plain" in row]
+        other_rows = [summarize(row["other_server"]) for row in results if "other_server" in row]
         load_after = os.getloadavg()
     finally:
-        server.stop()
+        for each in (server, plain_server, other_server):
+            if each:
+                each.stop()
 
-    floors = [r["rps"] for r in results if r["key"] in {"floor", "floor_end"} and "rps" in r]
-    floor_rps = sum(floors) / len(floors) if floors else None
+    floor_rps = bench_figures(results)
+    plain_floor_rps = bench_figures(plain_rows)
+    bench_figures(other_rows)
     for row in results:
-        if "rps" in row and floor_rps:
-            row["floor_share"] = round(row["rps"] / floor_rps, 3)
+        plain = row.get("plain")
+        if plain and "rps" in plain and "rps" in row:
+            # "x plain DRF": our throughput over the baseline's, same endpoint, same run.
+            row["plain_share"] = round(row["rps"] / plain["rps"], 3)
+        other = row.get("other_server")
+        if other and plain and "rps" in other and "rps" in plain:
+            other["plain_share"] = round(other["rps"] / plain["rps"], 3)
     if not args.keep:
         drop_database(args, label)
     return {
@@ -486,6 +594,9 @@ def bench_scale(args, messages: int) -> dict:
         "features": features,
         "server": server.command,
         "floor_rps": round(floor_rps, 1) if floor_rps else None,
+        "plain_floor_rps": round(plain_floor_rps, 1) if plain_floor_rps else None,
+        "plain_server": plain_server.command if plain_server else None,
+        "other_server": other_server.command if other_server else None,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "results": results,
@@ -497,8 +608,10 @@ def summarize(row: dict) -> dict:
     runs = row["runs"]
     if not runs:
         return row
-    for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms"):
-        row[name] = statistics.median(run[name] for run in runs)
+    for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "server_cpu_ms"):
+        values = [run[name] for run in runs if run.get(name) is not None]
+        if values:
+            row[name] = statistics.median(values)
     row["requests"] = sum(run["requests"] for run in runs)
     row["errors"] = sum(run["errors"] for run in runs)
     return row
@@ -533,11 +646,12 @@ def machine_info(args) -> dict:
     except (OSError, AttributeError):
         pass
     versions = run(
-        [args.python, "-c", "import django, rest_framework, uvicorn, sqlite3; "
-         "print(django.get_version(), rest_framework.__version__, uvicorn.__version__, sqlite3.sqlite_version)"],
+        [args.python, "-c", "import django, rest_framework, uvicorn, gunicorn, sqlite3; "
+         "print(django.get_version(), rest_framework.__version__, uvicorn.__version__, gunicorn.__version__, "
+         "sqlite3.sqlite_version)"],
         os.environ, echo=False,
     ).split()  # fmt: skip
-    info.update(dict(zip(["django", "drf", "uvicorn", "sqlite"], versions, strict=False)))
+    info.update(dict(zip(["django", "drf", "uvicorn", "gunicorn", "sqlite"], versions, strict=False)))
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     info["wrk"] = (wrk.stdout or wrk.stderr).splitlines()[0].split(" [")[0] if (wrk.stdout or wrk.stderr) else "?"
     if args.db == "postgres":
@@ -576,6 +690,7 @@ def relative_verdict(row: dict, results: list[dict]) -> str | None:
 
 def scale_table(scale: dict) -> list[str]:
     seed = scale["seed"]
+    other_kind = next((r["other_server"]["server"] for r in scale["results"] if "other_server" in r), None)
     seeded = "reused" if seed.get("reused") else f"seeded in {fmt(seed.get('seed_wall_seconds'))} s"
     lines = [
         f"### {scale['messages']:,} messages ({seed['users']:,} users, {seed['threads']:,} threads, "
@@ -586,22 +701,47 @@ def scale_table(scale: dict) -> list[str]:
         + (f"; hot group {scale['probe']['hot_group_id']}: {scale['probe']['hot_group_members']} members, "
            f"{scale['probe']['hot_group_messages']:,} messages" if scale["probe"].get("hot_group_id") else "")
         + f". Floor: `GET {scale['features']['floor_path']}`, "
-        f"{fmt(scale['floor_rps'])} requests/s (mean of its runs first and last). Load average "
+        f"{fmt(scale['floor_rps'])} requests/s (mean of its runs first and last)"
+        + (f"; the plain DRF baseline's {fmt(scale['plain_floor_rps'])}" if scale.get("plain_floor_rps") else "")
+        + ". Load average "
         f"{scale['load_average_before'][0]:.2f} before, {scale['load_average_after'][0]:.2f} after.",
         "",
-        "| Endpoint | Request | Requests/s | p50 ms | p99 ms | x floor | Errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| Endpoint | Request | Requests/s | p50 ms | p99 ms | server CPU ms/req | x floor | plain DRF: req/s, p50 ms, "
+        "CPU ms/req | x plain DRF "
+        + (f"| ours on {other_kind}: req/s, p50 ms, CPU ms/req | x plain DRF ({other_kind}) " if other_kind else "")
+        + "| Errors |",
+        "| --- | --- |" + " ---: |" * (8 + 2 * bool(other_kind)),
     ]
     for row in scale["results"]:
         name = row["name"]
         if row["key"] == "page_before" and not scale["features"].get("before_supported"):
             name += " (?before= not supported: first page)"
         if "skipped" in row:
-            lines.append(f"| {name} | `{row['request']}` | skipped: {row['skipped']} | | | | |")
+            cells = " |" * (7 + 2 * bool(other_kind))
+            lines.append(f"| {name} | `{row['request']}` | skipped: {row['skipped']} |{cells}")
             continue
+        plain = row.get("plain") or {}
+        plain_cell = (
+            f"{fmt(plain['rps'])}, {fmt(plain['p50_ms'], 2)}, {fmt(plain.get('server_cpu_ms'), 2)}"
+            if "rps" in plain
+            else "-"
+        )
+        errors = row["errors"] + plain.get("errors", 0)
+        other_cells = ""
+        if other_kind:
+            other = row.get("other_server") or {}
+            other_cells = (
+                f" {fmt(other['rps'])}, {fmt(other['p50_ms'], 2)}, {fmt(other.get('server_cpu_ms'), 2)} "
+                f"| {fmt(other.get('plain_share'), 2)} |"
+                if "rps" in other
+                else " - | - |"
+            )
+            errors += other.get("errors", 0)
         lines.append(
             f"| {name} | `{row['request']}` | {fmt(row['rps'])} | {fmt(row['p50_ms'], 2)} | {fmt(row['p99_ms'], 2)} "
-            f"| {fmt(row.get('floor_share'), 2)} | {row['errors'] or ''} |"
+            f"| {fmt(row.get('server_cpu_ms'), 2)} | {fmt(row.get('floor_share'), 2)} | {plain_cell} "
+            f"| {fmt(row.get('plain_share'), 2)} |{other_cells}"
+            f" {errors or ''} |"
         )
     notes = [f"{row['name']}: {row['note']}." for row in scale["results"] if row.get("note")]
     if notes:
@@ -662,11 +802,13 @@ def report(args, data: dict) -> str:
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; {machine['os']}; "
         f"Python {machine['python']}, Django {machine.get('django')}, DRF {machine.get('drf')}, "
-        f"uvicorn {machine.get('uvicorn')}, {db_name} {db_version}"
+        f"{args.server} {machine.get(args.server)}, {db_name} {db_version}"
         + (f" (shared_buffers {machine['shared_buffers']})" if machine.get("shared_buffers") else "")
         + f", {machine['wrk']}.",
         "",
         f"Server: `{data['scales'][0]['server'] if data['scales'] else ''}`, DEBUG off, "
+        + ("the plain DRF baseline (bench/plain/) served the same way beside it, its figures taken back to back "
+           "with ours; " if args.plain else "")
         + (f"events through Redis (`{args.redis_url}`)" if args.redis_url else "in-memory events")
         + ". Load: "
         f"`wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s` per endpoint after a "
@@ -690,8 +832,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every endpoint this many times over and report the medians (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
+    parser.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn",
+                        help="HTTP server of both apps: gunicorn sync workers (production, WSGI) or uvicorn (ASGI)")
+    parser.add_argument("--also-server", choices=["gunicorn", "uvicorn"],
+                        help="serve the app with this server too, measured in the same rounds (the plain cases)")
+    parser.add_argument(
+        "--no-plain", dest="plain", action="store_false",
+                        help="skip the plain DRF baseline (bench/plain/)")
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
     parser.add_argument("--hot-threads", type=int, default=1800, help="direct threads of scale_hot (default 1800)")
     parser.add_argument("--hot-thread-messages", type=int, default=50_000)
@@ -747,6 +896,14 @@ def main() -> None:
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    if args.plain and not args.out:
+        # The chart and the docs table from every results file there is (bench/plot.py).
+        try:
+            import plot
+        except ImportError as error:  # matplotlib is a dev dependency
+            log(f"no chart: {error}")
+        else:
+            plot.main([])
 
 
 if __name__ == "__main__":

@@ -142,6 +142,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    if os.environ.get("CHAT_SERVER_INTERFACE") == "wsgi":
+        # gunicorn's sync workers (chat_project/wsgi.py): one thread per
+        # process, so its connection is kept instead of opened, set up and
+        # closed on every request (docs/benchmarks.md). Not under ASGI, where
+        # each request runs in a new thread and would leave one behind.
+        DATABASES["default"]["CONN_MAX_AGE"] = 600
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection pool per server process (psycopg_pool). Under ASGI every
     # request runs in a thread of its own, so Django's persistent connections

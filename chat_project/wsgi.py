@@ -1,16 +1,17 @@
-"""
-WSGI config for chat_project project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""The WSGI application: HTTP (the REST API, the admin, the web client's
+pages), served in production by gunicorn's sync workers (scripts/serve-http.sh),
+with the WebSocket at /ws/ on uvicorn (chat_project/asgi.py) behind the same
+proxy. README, "Production", says why: measured in docs/benchmarks.md."""
 
 import os
 
+# Read by the settings: one thread per worker process, so a SQLite connection
+# can be kept from one request to the next (under ASGI it cannot).
+os.environ.setdefault("CHAT_SERVER_INTERFACE", "wsgi")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
+
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'chat_project.settings')
+from chat_project.proxy import TrustedProxyMiddleware
 
-application = get_wsgi_application()
+application = TrustedProxyMiddleware(get_wsgi_application())

@@ -18,7 +18,6 @@ that already committed.
 import logging
 from collections.abc import Callable, Iterable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -27,6 +26,7 @@ from safety import selectors as safety_selectors
 from webhooks import hooks as webhook_hooks
 
 from . import presence, selectors
+from .event_loop import run_coroutine
 from .models import Membership, Message, Thread
 from .rendering import render_membership, render_message, render_thread, render_user_summary
 
@@ -78,7 +78,7 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
                 for group, message in messages.items():
                     await layer.group_send(group, message)
 
-        async_to_sync(send_all)()
+        run_coroutine(send_all)
 
     # robust: an error here is logged and does not reach the caller, whose
     # write has committed already.
@@ -287,6 +287,10 @@ def user_sessions_ended(user_id: int) -> None:
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.end"})
+
+            async def end() -> None:
+                await layer.group_send(user_group(user_id), {"type": "session.end"})
+
+            run_coroutine(end)
 
     transaction.on_commit(send, robust=True)

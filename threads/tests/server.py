@@ -53,17 +53,26 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: dict[str, str], log_path: Path | None = None, processes: list | None = None):
+def uvicorn_server(
+    env: dict[str, str], log_path: Path | None = None, processes: list | None = None, *, http_server: str = "uvicorn"
+):
     """Serve chat_project.asgi with uvicorn on a free loopback port; yield its
     base URL. With `log_path`, its output (access log included) goes there;
-    with `processes`, its Popen is appended (a test may kill it)."""
+    with `processes`, its Popen is appended (a test may kill it). With
+    http_server="gunicorn": chat_project.wsgi on gunicorn's sync workers,
+    production's HTTP server (scripts/serve-http.sh), instead."""
     port = free_port()
-    # The production command (scripts/serve.sh): proxy headers only from FORWARDED_ALLOW_IPS.
-    command = ["sh", str(PROJECT_ROOT / "scripts" / "serve.sh"), "--host", "127.0.0.1", "--port", str(port)]
+    if http_server == "gunicorn":
+        command = ["sh", str(PROJECT_ROOT / "scripts" / "serve-http.sh"), "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "2", "--access-logfile", "-"] if log_path else ["--workers", "2"]
+    else:
+        # The production command (scripts/serve.sh): proxy headers only from FORWARDED_ALLOW_IPS.
+        command = ["sh", str(PROJECT_ROOT / "scripts" / "serve.sh"), "--host", "127.0.0.1", "--port", str(port)]
+        command = command if log_path else [*command, "--no-access-log"]
     log = open(log_path, "w") if log_path else None  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(
-        command if log else [*command, "--no-access-log"],
-        cwd=PROJECT_ROOT, env={**env, "UVICORN_PYTHON": sys.executable},
+        command,
+        cwd=PROJECT_ROOT, env={**env, "UVICORN_PYTHON": sys.executable, "GUNICORN_PYTHON": sys.executable},
         stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     if processes is not None:
@@ -74,11 +83,11 @@ def uvicorn_server(env: dict[str, str], log_path: Path | None = None, processes:
         while True:
             if process.poll() is not None:
                 output = log_path.read_text() if log else process.stdout.read()
-                raise RuntimeError(f"uvicorn exited early:\n{output}")
+                raise RuntimeError(f"{http_server} exited early:\n{output}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start listening within 30 s")
+                raise RuntimeError(f"{http_server} did not start listening within 30 s")
             time.sleep(0.1)
         yield base_url
     finally:
