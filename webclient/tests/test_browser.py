@@ -778,3 +778,61 @@ def test_alice_mutes_then_blocks_bob_from_the_conversation_header(alice_browser,
     wait(alice).until(lambda d: d.find_element(By.ID, "block-toggle").text == "Block")
     assert not Block.objects.exists()
     no_errors(alice)
+
+
+def test_bob_reports_alices_message_with_the_keyboard(bob_browser, server, users, thread):
+    from selenium.webdriver.support.ui import Select
+
+    from safety.models import Report
+
+    bob = bob_browser
+    log_in(bob, server, "bob")
+    open_thread(bob, "alice")
+    # Only the message alice sent has a "Report" button, described by its text.
+    described = bob.execute_script(
+        """return [...document.querySelectorAll('#messages button')].filter(b => b.textContent === 'Report')
+            .map(b => document.getElementById(b.getAttribute('aria-describedby')).textContent)"""
+    )
+    assert described == ["Lunch on Friday?"]
+
+    button(bob, "Report", within="#messages").send_keys(Keys.ENTER)
+    wait(bob).until(lambda d: d.switch_to.active_element.accessible_name == "Reason")
+    Select(bob.switch_to.active_element).select_by_value("harassment")
+    bob.switch_to.active_element.send_keys(Keys.TAB, "Keeps asking")  # into the note
+    assert bob.switch_to.active_element.accessible_name == "Note (optional)"
+    save_screenshot(bob, "view-report-form")
+    bob.switch_to.active_element.send_keys(Keys.TAB, Keys.ENTER)  # "Send report"
+    wait(bob).until(lambda d: "Reported (Harassment)" in d.find_element(By.ID, "messages").text)
+    save_screenshot(bob, "view-report")
+
+    report = Report.objects.get()
+    assert (report.reporter, report.reason, report.note, report.text) == (
+        users["bob"], "harassment", "Keeps asking", "Lunch on Friday?"
+    )
+    no_errors(bob)
+
+
+def test_alice_starts_a_conversation_by_typing_a_username(alice_browser, server, users):
+    from threads.models import Thread
+
+    browser = alice_browser
+    log_in(browser, server, "alice")
+    search = browser.find_element(By.ID, "user-search")
+
+    # An unknown name: the API's 400, and no thread.
+    search.send_keys("nobody", Keys.ENTER)
+    wait(browser).until(lambda d: d.find_element(By.ID, "search-error").text == "No user is called nobody.")
+    assert not Thread.objects.exists()
+    assert [error.endswith("status of 400 (Bad Request)") for error in console_errors(browser)] == [True]
+
+    # The exact name in another case: Enter starts the conversation with carol.
+    search.clear()
+    search.send_keys("Carol", Keys.ENTER)
+    wait(browser).until(lambda d: d.find_element(By.ID, "conversation-title").text == "carol")
+    assert browser.find_element(By.ID, "search-error").text == ""
+    send(browser, "Hi carol, found you by name")
+    sent(browser, "Hi carol, found you by name")
+    assert button(browser, "carol", within="#thread-list")
+    thread = Thread.objects.get()
+    assert sorted(thread.participants.values_list("username", flat=True)) == ["alice", "carol"]
+    no_errors(browser)

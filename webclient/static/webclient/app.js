@@ -21,6 +21,8 @@ const state = {
   typing: new Map(), // thread id -> {username, timer}
   editing: null, // key of the message being edited
   confirmingDelete: null, // key of the message whose deletion awaits a yes
+  reporting: null, // key of the message whose report form is open
+  reported: new Map(), // key -> the confirmation shown under a message reported
   draftMembers: new Map(), // the new group form's chosen people: id -> user
   members: null, // the open group's panel: {threadId, list: [membership], myRole}
   blocked: new Set(), // ids of the users the user blocks
@@ -303,6 +305,7 @@ function messageElement(message, seenKey) {
           ),
     );
   }
+  if (!mine && message.id !== undefined) children.push(reportControl(message, key));
   return h(
     "article",
     {
@@ -312,6 +315,70 @@ function messageElement(message, seenKey) {
     },
     ...children,
   );
+}
+
+// Report (a message someone else sent): "Report", then a reason and an
+// optional note, then a confirmation in place of the button.
+const REPORT_REASONS = [["spam", "Spam"], ["harassment", "Harassment"], ["other", "Other"]];
+
+function reportControl(message, key) {
+  const done = state.reported.get(key);
+  if (done) return h("p", { className: "status reported", id: `${key}-reported`, tabindex: -1 }, done);
+  if (state.reporting !== key) {
+    return h(
+      "div",
+      { className: "actions" },
+      h("button", { type: "button", "aria-describedby": `${key}-text`, "data-report": key,
+                    onclick: () => openReport(key) }, "Report"),
+    );
+  }
+  const reasonId = `${key}-report-reason`;
+  const noteId = `${key}-report-note`;
+  const reason = h("select", { id: reasonId }, ...REPORT_REASONS.map(([value, label]) => h("option", { value }, label)));
+  const note = h("textarea", { id: noteId, rows: 2, maxlength: 1000 });
+  const submit = async (event) => {
+    event.preventDefault();
+    const text = note.value.trim();
+    try {
+      const report = await api("POST", `/api/threads/${message.thread}/messages/${message.id}/report/`,
+        text ? { reason: reason.value, note: text } : { reason: reason.value });
+      const label = REPORT_REASONS.find(([value]) => value === report.reason)?.[1] || report.reason;
+      state.reported.set(key, `Reported (${label}). Thank you: staff will look at it.`);
+      state.reporting = null;
+      renderConversation();
+      $(`${key}-reported`)?.focus();
+    } catch (error) {
+      showError(error); // 403 (your own message), 404 (gone), 429...: the API's words
+    }
+  };
+  queueMicrotask(() => reason.focus());
+  return h(
+    "form",
+    { className: "report", "aria-label": "Report this message", onsubmit: submit },
+    h("label", { for: reasonId }, "Reason"),
+    reason,
+    h("label", { for: noteId }, "Note (optional)"),
+    note,
+    h(
+      "div",
+      { className: "form-buttons" },
+      h("button", { type: "submit", "aria-describedby": `${key}-text` }, "Send report"),
+      h("button", { type: "button", onclick: () => closeReport() }, "Cancel"),
+    ),
+  );
+}
+
+function openReport(key) {
+  Object.assign(state, { reporting: key, editing: null, confirmingDelete: null });
+  renderConversation();
+}
+
+// Closes the open report form and gives focus back to its "Report" button.
+function closeReport() {
+  const key = state.reporting;
+  state.reporting = null;
+  renderConversation();
+  $("messages").querySelector(`[data-report="${CSS.escape(key)}"]`)?.focus();
 }
 
 // Keyed rendering: an unchanged message keeps its element, so the live region
@@ -366,6 +433,7 @@ function renderConversation({ keepBottom = false, keepOffsetFromBottom = false }
     const signature = JSON.stringify([
       message.id, message.text, message.is_read, message.read_count, message.status, message.error,
       key === seenKey, state.editing === key, state.confirmingDelete === key,
+      state.reporting === key, state.reported.get(key),
     ]);
     nodes.push(reuse(key, signature, () => messageElement(message, seenKey)));
     used.add(key);
@@ -489,6 +557,7 @@ async function openThread(threadId) {
   state.openId = threadId;
   state.editing = null;
   state.confirmingDelete = null;
+  state.reporting = null;
   rendered.clear();
   $("messages").replaceChildren();
   renderThreads();
@@ -707,12 +776,38 @@ function peopleSearch(inputId, resultsId, onPick, exclude = () => false) {
 }
 
 async function startThread(user) {
+  $("search-error").textContent = "";
   try {
     const thread = await api("POST", "/api/threads/", { participants: [user.id] });
     state.threads.set(thread.id, thread);
     openThread(thread.id);
   } catch (error) {
     showError(error);
+  }
+}
+
+// Enter (or "Start") in the search box starts a conversation with the typed
+// username itself (any case); an unknown name shows the API's 400.
+async function startByName(event) {
+  event.preventDefault();
+  const input = $("user-search");
+  const name = input.value.trim();
+  const error = $("search-error");
+  error.textContent = "";
+  if (!name) return;
+  try {
+    const thread = await api("POST", "/api/threads/", { participants: [name] });
+    input.value = "";
+    $("search-results").replaceChildren();
+    state.threads.set(thread.id, thread);
+    openThread(thread.id);
+  } catch (failure) {
+    if (failure.status === 401) {
+      showError(failure); // logged out: back to the login form
+      return;
+    }
+    const problem = failure.body && failure.body.participants;
+    error.textContent = Array.isArray(problem) ? problem.join(" ") : failure.message;
   }
 }
 
@@ -1060,7 +1155,10 @@ function setConnection(online) {
 function showLogin() {
   feed?.stop();
   feed = null;
-  Object.assign(state, { me: null, threads: new Map(), unread: 0, openId: null, conversations: new Map() });
+  Object.assign(state, {
+    me: null, threads: new Map(), unread: 0, openId: null, conversations: new Map(), reporting: null,
+    reported: new Map(),
+  });
   rendered.clear();
   threadItems.clear();
   state.draftMembers.clear();
@@ -1160,7 +1258,8 @@ function wire() {
   $("back").addEventListener("click", closeThread);
   $("composer").addEventListener("submit", submitComposer);
   $("load-older").addEventListener("click", loadOlder);
-  $("search-form").addEventListener("submit", (event) => event.preventDefault());
+  $("search-form").addEventListener("submit", startByName);
+  $("user-search").addEventListener("input", () => { $("search-error").textContent = ""; });
   peopleSearch("user-search", "search-results", startThread);
   peopleSearch("group-search", "group-search-results", (user) => {
     state.draftMembers.set(user.id, user);
@@ -1187,7 +1286,9 @@ function wire() {
   });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || state.editing !== null) return;
-    if (!$("group-form").hidden && $("group-form").contains(document.activeElement)) {
+    if (state.reporting !== null) {
+      closeReport();
+    } else if (!$("group-form").hidden && $("group-form").contains(document.activeElement)) {
       toggleGroupForm(false);
     } else if (!$("group-panel").hidden) {
       toggleGroupPanel(false);
