@@ -608,14 +608,8 @@ def _insert_messages(
         cursor.execute(sql, [sender.pk, now, now, False, *params, thread.pk, sender.pk])
         # RETURNING's order is not promised: ids follow the insertion order (ORDER BY ord).
         returned = sorted(cursor.fetchall())
-    created_field = Message._meta.get_field("created")
-    converters = connection.ops.get_db_converters(created_field.get_col(Message._meta.db_table))
-    stored = {}
-    for pk, _, created in returned:
-        for converter in converters:
-            created = converter(created, created_field, connection)
-        stored[pk] = created
-    inserted_client_ids = {_as_uuid(client_id) for _, client_id, _ in returned if client_id is not None}
+    stored = {pk: _from_db("created", created) for pk, _, created in returned}
+    inserted_client_ids = {_from_db("client_id", client_id) for _, client_id, _ in returned if client_id is not None}
     fresh = iter(sorted(stored))
     result: list[Message | None] = []
     for text, client_id in items:
@@ -629,8 +623,13 @@ def _insert_messages(
     return result
 
 
-def _as_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+def _from_db(field_name: str, value):
+    """A Message column's value as raw SQL returned it, converted as the ORM
+    would (SQLite gives datetimes and UUIDs back as text)."""
+    field = Message._meta.get_field(field_name)
+    for converter in connection.ops.get_db_converters(field.get_col(Message._meta.db_table)):
+        value = converter(value, field, connection)
+    return value
 
 
 def _count_sent_messages(
@@ -836,13 +835,14 @@ def messages_mark_read_by_ids(*, thread: Thread, reader: AbstractBaseUser, messa
 
 
 def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
-    """Set `is_read` on `messages` in one UPDATE; the ids of the rows it
-    changed, in order (RETURNING, which the ORM's update() lacks: SQLite
-    >= 3.35 and PostgreSQL both have it)."""
-    sql, params = messages.values("pk").query.sql_with_params()
+    """Set `is_read` on `messages` (a filter of the message table alone) in
+    one UPDATE with their WHERE clause; the ids of the rows it changed, in
+    order (RETURNING, which the ORM's update() lacks: SQLite >= 3.35 and
+    PostgreSQL both have it, and a read receipt needs exactly those ids)."""
+    where, params = messages.query.get_compiler(connection=connection).compile(messages.query.where)
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET is_read = %s WHERE id IN ({sql}) RETURNING id", [True, *params])
+        cursor.execute(f"UPDATE {table} SET is_read = %s WHERE {where} RETURNING id", [True, *params])
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -866,22 +866,13 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
             _move_position(thread.pk, user.pk, to=newest, unread_count=0)
             events.group_read(thread=thread, reader_id=user.pk, position=newest)
         return marked
-    # Raw SQL for RETURNING, which the ORM's update() lacks: the read receipt
-    # needs the ids of exactly the rows this statement changed (SQLite >= 3.35
-    # and PostgreSQL both have it).
     # "sent by the other participant", not "not sent by me": equality on
     # both columns of message_unread_idx, so that the planner takes that
     # partial index (O(unread)) even on a database never analysed, where
     # SQLite would otherwise walk every message of the thread by
     # message_thread_id_idx.
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
-    table = connection.ops.quote_name(Message._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET is_read = %s WHERE thread_id = %s AND sender_id = %s AND NOT is_read RETURNING id",
-            [True, thread.pk, other_id],
-        )
-        marked_ids = sorted(row[0] for row in cursor.fetchall())
+    marked_ids = _set_read_returning_ids(Message.objects.filter(thread_id=thread.pk, sender_id=other_id, is_read=False))
     if marked_ids or newest > locked["last_read"]:
         _move_position(thread.pk, user.pk, to=newest, unread_count=0)
     if marked_ids:
