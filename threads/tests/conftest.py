@@ -1,10 +1,15 @@
+import asyncio
+
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from threads import presence, services
+from threads.events import user_group
 from threads.tests.contract import ContractAPIClient
 
 # Every test user's password.
@@ -104,3 +109,27 @@ def summary(user: User, is_online: bool = False, last_seen: str | None = None) -
     """How the API shows `user` to others (no first or last name: the username),
     offline and never seen unless told."""
     return {**name_of(user), "is_online": is_online, "last_seen": last_seen}
+
+
+@pytest.fixture
+def listen():
+    """Subscribe a fresh channel to a user's group; returns a function that drains its events."""
+    layer = get_channel_layer()
+
+    def subscribe(user):
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), channel)
+
+        async def drain():
+            events = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
+                except TimeoutError:
+                    return events
+                events.extend(message["events"])
+
+        return lambda: async_to_sync(drain)()
+
+    yield subscribe
+    async_to_sync(layer.flush)()

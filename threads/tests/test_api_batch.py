@@ -4,12 +4,10 @@ read, and naming participants by username (issue 12)."""
 import uuid
 
 import pytest
-from django.test import override_settings
 
 from threads import services
 from threads.models import Membership, Message
 from threads.tests.counters import actual_counters, stored_counters
-from threads.tests.test_events import listen  # noqa: F401 - a fixture
 
 
 def send(client, thread, body):
@@ -125,9 +123,8 @@ def test_a_non_member_cannot_send_a_batch(client_for, carol, thread):
     assert not Message.objects.exists()
 
 
-@override_settings(CHAT_THROTTLE_RATES={**__import__("django.conf").conf.settings.CHAT_THROTTLE_RATES,
-                                        "message_send": "5/minute"})
-def test_the_send_rate_limit_counts_every_message_of_a_batch(client_for, alice, thread):
+def test_the_send_rate_limit_counts_every_message_of_a_batch(client_for, alice, thread, settings):
+    settings.CHAT_THROTTLE_RATES = {**settings.CHAT_THROTTLE_RATES, "message_send": "5/minute"}
     client = client_for(alice)
 
     assert send(client, thread, {"messages": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}).status_code == 201
@@ -154,7 +151,7 @@ def test_a_batch_in_a_group_moves_the_senders_position_and_counts_for_every_othe
 
 
 def test_a_batch_is_announced_message_by_message_after_the_commit(
-    client_for, alice, bob, thread, listen, django_capture_on_commit_callbacks  # noqa: F811
+    client_for, alice, bob, thread, listen, django_capture_on_commit_callbacks
 ):
     bob_events = listen(bob)
 
@@ -190,7 +187,7 @@ def mark(client, thread, body=None):
     return client.post(f"/api/threads/{thread.pk}/mark_as_read/", body, format="json")
 
 
-def test_marking_listed_messages_read_marks_exactly_those(client_for, alice, bob, thread, listen,  # noqa: F811
+def test_marking_listed_messages_read_marks_exactly_those(client_for, alice, bob, thread, listen,
                                                          django_capture_on_commit_callbacks):
     sent = [services.message_create(thread=thread, sender=alice, text=f"m{n}") for n in range(4)]
     alice_events = listen(alice)

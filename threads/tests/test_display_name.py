@@ -8,7 +8,6 @@ from django.test import override_settings
 
 from threads import selectors, services
 from threads.rendering import display_name
-from threads.tests.test_events import listen  # noqa: F401 (a fixture)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +70,7 @@ def test_every_user_in_the_api_has_a_display_name(client_for, people):
     check(client.get(f"/api/users/{bob.pk}/").json())
 
 
-def test_events_carry_display_names(people, listen, django_capture_on_commit_callbacks):  # noqa: F811
+def test_events_carry_display_names(people, listen, django_capture_on_commit_callbacks):
     alice, bob = people["alice"], people["bob"]
     bob_events = listen(bob)
 

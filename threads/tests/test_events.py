@@ -1,41 +1,11 @@
 """Events from writes that do not come through the REST API (the admin), seen
 on the channel layer itself: every write path is announced, on commit only."""
 
-import asyncio
-
-import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from threads import services
-from threads.events import user_group
 from threads.models import Message, Thread
 from threads.tests.test_admin import empty_inline
-
-
-@pytest.fixture
-def listen():
-    """Subscribe a fresh channel to a user's group; returns a function that drains its events."""
-    layer = get_channel_layer()
-
-    def subscribe(user):
-        channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(user_group(user.pk), channel)
-
-        async def drain():
-            events = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), timeout=0.05)
-                except TimeoutError:
-                    return events
-                events.extend(message["events"])
-
-        return lambda: async_to_sync(drain)()
-
-    yield subscribe
-    async_to_sync(layer.flush)()
 
 
 def test_a_thread_added_in_the_admin_is_announced_to_both(
