@@ -212,7 +212,7 @@ if not DEBUG:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         # The web client at / (same origin): Django's session cookie, with
         # DRF's CSRF check on writes. Second, so a bearer token is tried first.
         "webclient.auth.SessionAuthentication",

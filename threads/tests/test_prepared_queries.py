@@ -1,0 +1,68 @@
+"""chat_project.prepared: a queryset compiled once answers as the queryset does."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Sum
+
+from chat_project.prepared import PreparedQuery
+from threads import services
+from threads.models import Membership, Message, Thread
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation(alice, bob, carol):
+    direct, _ = services.thread_get_or_create(user=alice, other=bob)
+    group = services.group_create(owner=alice, title="Team", members=[bob, carol])
+    for thread, sender, text in [(direct, bob, "hi"), (direct, bob, "there"), (group, carol, "hello all")]:
+        services.message_create(thread=thread, sender=sender, text=text)
+    return direct, group
+
+
+def test_rows_equal_the_querysets_for_every_list_length(conversation, alice, bob, carol):
+    def build(user_ids):
+        return (
+            Membership.objects.filter(user_id__in=user_ids, unread_count__gt=0)
+            .values("user_id")
+            .order_by("user_id")
+            .annotate(total=Sum("unread_count"))
+            .values_list("user_id", "total")
+        )
+
+    prepared = PreparedQuery(Membership, build)
+    for user_ids in ([alice.pk], [alice.pk, bob.pk], [carol.pk, bob.pk, alice.pk], [alice.pk]):
+        assert prepared.rows(user_ids=user_ids) == list(build(user_ids))
+    assert prepared.rows(user_ids=[alice.pk]) == [(alice.pk, 3)]
+
+
+def test_instances_are_loaded_from_the_database_with_their_python_values(conversation, alice):
+    def build(thread_id, sender_id):
+        return Message.objects.filter(thread_id=thread_id, sender_id=sender_id).order_by("id")
+
+    direct, group = conversation
+    prepared = PreparedQuery(Message, build)
+    for thread_id, sender_id in ((direct.pk, direct.user_high_id), (direct.pk, direct.user_low_id), (group.pk, 0)):
+        expected = list(build(thread_id, sender_id))
+        found = prepared.instances(thread_id=thread_id, sender_id=sender_id)
+        assert [(m.pk, m.text, m.created, m.is_read) for m in found] == [
+            (m.pk, m.text, m.created, m.is_read) for m in expected
+        ]
+        assert all(not m._state.adding for m in found)
+    # Two values of one query are told apart, whatever their order in the SQL.
+    assert [m.text for m in prepared.instances(sender_id=direct.user_high_id, thread_id=direct.pk)] == ["hi", "there"]
+
+
+def test_a_value_the_statement_does_not_carry_as_a_parameter_is_refused(alice):
+    # A value the queryset does not use never reaches the SQL: nothing to substitute it in.
+    prepared = PreparedQuery(Thread, lambda ids, user_id: Thread.objects.filter(pk__in=ids).annotate(n=Count("id")))
+    with pytest.raises(ValueError, match="parameter of the statement"):
+        prepared.rows(ids=[1], user_id=alice.pk)
+
+
+def test_a_prepared_query_runs_one_query_after_the_first(alice, bob, django_assert_num_queries):
+    prepared = PreparedQuery(User, lambda pk: User.objects.filter(pk=pk))
+    prepared.instances(pk=alice.pk)
+    with django_assert_num_queries(1):
+        assert [u.username for u in prepared.instances(pk=bob.pk)] == ["bob"]
