@@ -323,7 +323,7 @@ if REDIS_URL:
     # with Redis down the counters fail open (threads/throttling.py) at once.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "chat_project.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
