@@ -2,7 +2,8 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Count, F, Sum
 
 from chat_project.prepared import PreparedQuery
 from threads import services
@@ -66,3 +67,38 @@ def test_a_prepared_query_runs_one_query_after_the_first(alice, bob, django_asse
     prepared.instances(pk=alice.pk)
     with django_assert_num_queries(1):
         assert [u.username for u in prepared.instances(pk=bob.pk)] == ["bob"]
+
+
+def test_dicts_equal_a_values_querysets_and_where_is_its_filter(conversation, alice):
+    direct, group = conversation
+
+    def build(thread_id, user_id):
+        return Thread.objects.filter(pk=thread_id, memberships__user_id=user_id).values(
+            "kind", "member_count", unread=F("memberships__unread_count")
+        )
+
+    prepared = PreparedQuery(Thread, build)
+    for thread in (direct, group):
+        assert prepared.dicts(thread_id=thread.pk, user_id=alice.pk) == list(build(thread.pk, alice.pk))
+    assert prepared.dicts(thread_id=direct.pk, user_id=0) == []
+
+    unread = PreparedQuery(Message, lambda thread_id, sender_id: Message.objects.filter(
+        thread_id=thread_id, sender_id=sender_id, is_read=False))  # fmt: skip
+    where, params = unread.where(thread_id=direct.pk, sender_id=direct.user_high_id)
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', params)
+        assert cursor.fetchone()[0] == 2
+        where, params = unread.where(thread_id=direct.pk, sender_id=direct.user_low_id)
+        cursor.execute(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', params)
+        assert cursor.fetchone()[0] == 0
+
+
+def test_the_redis_cache_reuses_one_client_and_still_works():
+    from chat_project.cache import RedisCache
+
+    cache = RedisCache("redis://127.0.0.1:6379/9", {"OPTIONS": {}})
+    assert cache._cache.get_client() is cache._cache.get_client(write=True)
+    cache.set("prepared-test", [1, 2], 5)
+    assert cache.get("prepared-test") == [1, 2]
+    cache.delete("prepared-test")
