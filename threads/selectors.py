@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet, Sum
 from django.http import Http404
 
+from chat_project.prepared import PreparedQuery
 from safety import rules as safety_rules
 
 from .models import Membership, Message, Thread
@@ -226,19 +227,26 @@ def unread_count_for_user_id(*, user_id: int) -> int:
     return unread_counts_for_user_ids(user_ids=[user_id])[user_id]
 
 
-def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
-    """Each user's total unread count, in one query however many users."""
-    totals = dict.fromkeys(user_ids, 0)
-    rows = (
+# Every send reads its recipients' totals: prepared once (chat_project/prepared.py).
+_unread_totals = PreparedQuery(
+    Membership,
+    lambda user_ids: (
         # The partial index membership_unread_idx holds exactly these rows.
         # Muted threads count in their own unread_count only (safety).
-        Membership.objects.filter(user_id__in=totals, unread_count__gt=0, muted=False)
+        Membership.objects.filter(user_id__in=user_ids, unread_count__gt=0, muted=False)
         .values("user_id")
         .order_by()
         .annotate(total=Sum("unread_count"))
         .values_list("user_id", "total")
-    )
-    totals.update(rows)
+    ),
+)
+
+
+def unread_counts_for_user_ids(*, user_ids) -> dict[int, int]:
+    """Each user's total unread count, in one query however many users."""
+    totals = dict.fromkeys(user_ids, 0)
+    if totals:
+        totals.update(_unread_totals.rows(user_ids=list(totals)))
     return totals
 
 

@@ -24,6 +24,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.usernames import canonical
+from chat_project.prepared import PreparedQuery
 from safety import rules as safety_rules
 
 from . import events
@@ -206,20 +207,31 @@ def _lock_as_member(thread: Thread, user: AbstractBaseUser, *, blocks: bool = Fa
     lock is not seen here, but the counting UPDATE after it sees it (the
     message is then hidden from the blocker and not counted for them).
     """
+    found = (_lock_as_member_with_blocker if blocks else _lock_as_member_query).dicts(
+        thread_id=thread.pk, user_id=user.pk
+    )
+    if not found:
+        raise Http404("No thread with this id.")
+    return found[0]
+
+
+def _lock_as_member_queryset(*, blocks: bool):
     extra = {"blocker": safety_rules.direct_blocker()} if blocks else {}  # safety
-    row = (
+    return lambda thread_id, user_id: (
         Thread.objects.select_for_update()
-        .filter(pk=thread.pk, memberships__user_id=user.pk)
+        .filter(pk=thread_id, memberships__user_id=user_id)
         .values(
             "kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
             role=F("memberships__role"), unread_count=F("memberships__unread_count"),
             last_read=F("memberships__last_read_message_id"), **extra,
         )
-        .first()
-    )
-    if row is None:
-        raise Http404("No thread with this id.")
-    return row
+        .order_by()[:1]
+    )  # fmt: skip
+
+
+# Every write to a thread starts with it: prepared once (chat_project/prepared.py).
+_lock_as_member_query = PreparedQuery(Thread, _lock_as_member_queryset(blocks=False), for_write=True)
+_lock_as_member_with_blocker = PreparedQuery(Thread, _lock_as_member_queryset(blocks=True), for_write=True)
 
 
 # Threads.
@@ -529,9 +541,7 @@ def messages_get_or_create(
     positions = None
     if new:
         newest = new[-1]
-        Thread.objects.filter(pk=thread.pk).update(
-            updated=newest.created, message_count=F("message_count") + len(new), last_message=newest
-        )
+        _set_thread_activity(thread, sent=len(new), newest=newest)
         members, is_group, hidden_from = _count_sent_messages(
             thread, sender_id=sender.pk, sent=len(new), newest=newest
         )
@@ -630,6 +640,21 @@ def _from_db(field_name: str, value):
     for converter in connection.ops.get_db_converters(field.get_col(Message._meta.db_table)):
         value = converter(value, field, connection)
     return value
+
+
+def _set_thread_activity(thread: Thread, *, sent: int, newest: Message) -> None:
+    """The thread's `updated`, `message_count` and `last_message` after
+    `sent` new messages, `newest` the last: the ORM's
+    `.update(updated=..., message_count=F(...) + sent, last_message=...)`
+    as SQL written once, since compiling that queryset on every send cost
+    more than the statement itself (docs/benchmarks.md)."""
+    table = connection.ops.quote_name(Thread._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET updated = %s, message_count = message_count + %s, last_message_id = %s"
+            " WHERE id = %s",
+            [connection.ops.adapt_datetimefield_value(newest.created), sent, newest.pk, thread.pk],
+        )
 
 
 def _count_sent_messages(
@@ -839,11 +864,22 @@ def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
     one UPDATE with their WHERE clause; the ids of the rows it changed, in
     order (RETURNING, which the ORM's update() lacks: SQLite >= 3.35 and
     PostgreSQL both have it, and a read receipt needs exactly those ids)."""
-    where, params = messages.query.get_compiler(connection=connection).compile(messages.query.where)
+    return _set_read_where(*messages.query.get_compiler(connection=connection).compile(messages.query.where))
+
+
+def _set_read_where(where: str, params: list) -> list[int]:
+    """_set_read_returning_ids, given the WHERE clause compiled."""
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET is_read = %s WHERE {where} RETURNING id", [True, *params])
         return sorted(row[0] for row in cursor.fetchall())
+
+
+# Marking a direct thread read: its WHERE clause prepared once (chat_project/prepared.py).
+_unread_from_sender = PreparedQuery(
+    Message,
+    lambda thread_id, sender_id: Message.objects.filter(thread_id=thread_id, sender_id=sender_id, is_read=False),
+)
 
 
 @transaction.atomic
@@ -872,7 +908,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # SQLite would otherwise walk every message of the thread by
     # message_thread_id_idx.
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
-    marked_ids = _set_read_returning_ids(Message.objects.filter(thread_id=thread.pk, sender_id=other_id, is_read=False))
+    marked_ids = _set_read_where(*_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id))
     if marked_ids or newest > locked["last_read"]:
         _move_position(thread.pk, user.pk, to=newest, unread_count=0)
     if marked_ids:
