@@ -22,6 +22,29 @@ def fresh_throttle_counts():
     cache.clear()
 
 
+def use_redis_cache(settings) -> None:
+    """The default cache on Redis (database 11), empty, as with REDIS_URL set."""
+    settings.CACHES = {"default": {"BACKEND": "chat_project.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/11"}}
+    cache.clear()
+
+
+@pytest.fixture
+def redis_cache(settings):
+    use_redis_cache(settings)
+    yield
+    cache.clear()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def throttle_cache(request, settings):
+    """Run a rate-limit test on both of the throttles' stores: DRF's list in
+    the in-memory cache, and the sliding window in Redis (threads/throttling.py)."""
+    if request.param == "redis":
+        use_redis_cache(settings)
+    yield request.param
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh_presence():
     """Presence in this process's memory, empty: no test sees another's

@@ -123,7 +123,7 @@ def test_a_non_member_cannot_send_a_batch(client_for, carol, thread):
     assert not Message.objects.exists()
 
 
-def test_the_send_rate_limit_counts_every_message_of_a_batch(client_for, alice, thread, settings):
+def test_the_send_rate_limit_counts_every_message_of_a_batch(client_for, alice, thread, settings, throttle_cache):
     settings.CHAT_THROTTLE_RATES = {**settings.CHAT_THROTTLE_RATES, "message_send": "5/minute"}
     client = client_for(alice)
 

@@ -9,6 +9,9 @@ from chat_project import settings as production_settings
 from threads.models import Message
 from threads.tests.contract import ContractAPIClient
 
+# Every test here runs on both stores of the counts: memory and Redis.
+pytestmark = pytest.mark.usefixtures("throttle_cache")
+
 
 @pytest.fixture
 def rates(settings):
@@ -194,3 +197,4 @@ def test_group_changes_over_the_rate_get_429_and_change_nothing(
     assert group.memberships.count() == 2
     # Bob's own limit is untouched: he can still leave.
     assert client_for(bob).delete(f"/api/threads/{group.pk}/members/{bob.pk}/").status_code == 204
+
