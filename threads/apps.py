@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import pre_delete
 
 
@@ -8,7 +9,11 @@ class ThreadsConfig(AppConfig):
     name = "threads"
 
     def ready(self):
+        from . import presence
+
         pre_delete.connect(remove_user_from_threads, sender=settings.AUTH_USER_MODEL, dispatch_uid="threads-of-user")
+        request_started.connect(presence.start_request, dispatch_uid="presence-request-started")
+        request_finished.connect(presence.end_request, dispatch_uid="presence-request-finished")
 
 
 def remove_user_from_threads(sender, instance, **kwargs):

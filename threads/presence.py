@@ -25,7 +25,8 @@ null while online, or when never seen (or when Redis lost its data).
 
 **One lookup per response.** `rendering` marks each user it renders as a
 `UserSummary`; `annotate` finds them all in a response or an event and fills
-`is_online` and `last_seen` with one lookup (one pipelined Redis round trip).
+`is_online` and `last_seen` with one lookup (one pipelined Redis round trip),
+and a user already looked up in the same request is not looked up again.
 
 **Presence events** (`{"type": "presence", "user", "is_online",
 "last_seen"}`) go to everyone who shares a thread with the user when they come
@@ -535,8 +536,31 @@ def users_online(user_ids: Iterable[int]) -> set[int]:
     return get().users_online(user_ids)
 
 
+# Within one HTTP request a user's state is looked up once: a send shows its
+# sender in the events and again in the response, one Redis round trip apart.
+# Started and ended by the request signals (threads/apps.py); outside a
+# request (sockets, commands) every call looks up.
+_request = threading.local()
+
+
+def start_request(**kwargs) -> None:
+    _request.states = {}
+
+
+def end_request(**kwargs) -> None:
+    _request.states = None
+
+
 def states(user_ids: Iterable[int]) -> dict[int, State]:
-    return get().states(user_ids)
+    """Every given user's state, in at most one lookup."""
+    known = getattr(_request, "states", None)
+    if known is None:
+        return get().states(user_ids)
+    user_ids = list(dict.fromkeys(user_ids))
+    missing = [user_id for user_id in user_ids if user_id not in known]
+    if missing:
+        known.update(get().states(missing))
+    return {user_id: known[user_id] for user_id in user_ids}
 
 
 def annotate(data) -> None:

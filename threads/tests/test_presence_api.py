@@ -126,6 +126,25 @@ def test_a_thread_list_looks_presence_up_once_and_adds_no_query(
     assert shown == {"alice": False, **{o.username: n % 2 == 0 for n, o in enumerate(others)}}
 
 
+@pytest.mark.django_db(transaction=True)  # the send's events go out on its commit, inside the request
+def test_a_send_looks_its_sender_up_once_for_its_events_and_its_answer(client_for, alice, bob, server, lookups):
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    online(server, alice)
+    client = client_for(alice)
+    lookups.clear()
+
+    response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["sender"]["is_online"] is True
+    assert len(lookups) == 1, "the message.created event and the answer share one lookup"
+    # The next request looks up again: alice has gone offline since.
+    offline(server, alice)
+    response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "bye"}, format="json")
+    assert response.json()["sender"]["is_online"] is False
+    assert len(lookups) == 2
+
+
 def test_a_response_without_users_looks_nothing_up(client_for, alice, server, lookups):
     client_for(alice).get("/api/threads/unread_count/")
     assert lookups == []
