@@ -11,13 +11,49 @@ two round trips and a script each): members without an open socket, usually
 most of a group, cost nothing more.
 """
 
+import threading
 import time
 from collections import defaultdict
 
+import redis
 from channels_redis.core import RedisChannelLayer
 
 
 class ChatRedisChannelLayer(RedisChannelLayer):
+    def listening_groups(self, groups) -> set[str] | None:
+        """Of `groups`, those with an open channel, from synchronous code:
+        one pipelined round trip per Redis connection with redis-py, so that
+        a write whose recipients have no open socket (most of a group, often
+        the other side of a direct thread) never waits for an event loop.
+        None when a host is configured in a way this does not read (sentinels)."""
+        clients = self._sync_clients()
+        if clients is None:
+            return None
+        by_connection = defaultdict(list)
+        for group in groups:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            by_connection[self.consistent_hash(group)].append(group)
+        expired = int(time.time()) - self.group_expiry
+        listening = set()
+        for index, members in by_connection.items():
+            pipe = clients[index].pipeline(transaction=False)
+            for group in members:
+                pipe.zremrangebyscore(self._group_key(group), min=0, max=expired)
+                pipe.zcard(self._group_key(group))
+            results = pipe.execute()
+            listening.update(group for group, count in zip(members, results[1::2], strict=True) if count)
+        return listening
+
+    def _sync_clients(self) -> list[redis.Redis] | None:
+        # redis-py clients are thread-safe: one per host for the process.
+        clients = getattr(self, "_sync_client_list", None)
+        if clients is None:
+            with _sync_lock:
+                clients = getattr(self, "_sync_client_list", None)
+                if clients is None:
+                    clients = self._sync_client_list = [_sync_client(host) for host in self.hosts]
+        return None if any(client is None for client in clients) else clients
+
     async def group_send_many(self, messages: dict[str, dict]) -> None:
         """`group_send(group, message)` for each item, skipping empty groups
         after one pipelined lookup (channels-redis 4.3's keys and expiry)."""
@@ -35,3 +71,18 @@ class ChatRedisChannelLayer(RedisChannelLayer):
             for group, listening in zip(groups, results[1::2], strict=True):
                 if listening:
                     await self.group_send(group, messages[group])
+
+
+_sync_lock = threading.Lock()
+
+
+def _sync_client(host: dict) -> redis.Redis | None:
+    """A redis-py client for a channels-redis host entry (as its create_pool reads them)."""
+    # A Redis that hangs must not hang the write that committed: bounded
+    # waits (as the cache's), then the events are logged as lost (events.py).
+    host = {"socket_connect_timeout": 1, "socket_timeout": 1, **host}
+    if "master_name" in host:
+        return None
+    if "address" in host:
+        return redis.Redis.from_url(host.pop("address"), **host)
+    return redis.Redis(**host)

@@ -2,15 +2,16 @@
 Redis (`make test` starts it): the groups with a listener get their message,
 in one pipelined lookup however many groups there are."""
 
+import asyncio
+
 import pytest
 
 from threads.channel_layers import ChatRedisChannelLayer
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
 
-pytestmark = pytest.mark.asyncio
 
-
+@pytest.mark.asyncio
 async def test_group_send_many_reaches_the_listening_groups_only():
     layer = ChatRedisChannelLayer(hosts=[REDIS_URL], prefix="chat-layer-test")
     listener, other = await layer.new_channel(), await layer.new_channel()
@@ -26,3 +27,25 @@ async def test_group_send_many_reaches_the_listening_groups_only():
     await layer.group_discard("user.3", other)
     await layer.flush()
     await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_listening_groups_names_the_groups_with_a_channel_from_synchronous_code():
+    layer = ChatRedisChannelLayer(hosts=[REDIS_URL], prefix="chat-layer-test")
+    listener = await layer.new_channel()
+    await layer.group_add("user.7", listener)
+    groups = [f"user.{n}" for n in range(1, 51)]
+
+    # Called as a view calls it: from a thread with no event loop.
+    found = await asyncio.to_thread(layer.listening_groups, groups)
+
+    assert found == {"user.7"}
+    await layer.group_discard("user.7", listener)
+    assert await asyncio.to_thread(layer.listening_groups, groups) == set()
+    await layer.flush()
+    await layer.close_pools()
+
+
+def test_listening_groups_is_none_for_hosts_it_cannot_read():
+    layer = ChatRedisChannelLayer(hosts=[{"master_name": "chat", "sentinels": [("127.0.0.1", 26379)]}])
+    assert layer.listening_groups(["user.1"]) is None
