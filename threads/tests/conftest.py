@@ -5,6 +5,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -14,6 +15,12 @@ from threads.tests.contract import ContractAPIClient
 
 # Every test user's password.
 PASSWORD = "correct horse battery"
+
+# A send's queries inside a test's transaction: user; SAVEPOINT, INSERT
+# (locking the thread, members only), UPDATE of the thread, UPDATE ...
+# RETURNING of its memberships, RELEASE. On PostgreSQL the two UPDATEs are
+# one statement (services._count_sent_messages).
+SEND_QUERIES = 5 if connection.vendor == "postgresql" else 6
 
 
 @pytest.fixture(autouse=True)
