@@ -229,6 +229,46 @@ def _lock_as_member_queryset(*, blocks: bool):
     )  # fmt: skip
 
 
+def _lock_as_member_to_mark_read(thread: Thread, user: AbstractBaseUser) -> dict:
+    """_lock_as_member for marking a thread read, which has nothing to do
+    when the member has nothing unread and their position is the newest
+    message: on PostgreSQL the rows are then read but not locked. A row
+    lock is a write (it takes a transaction id), so every no-op mark-read,
+    the most common kind (clients mark a thread read on opening it), paid
+    for a commit that flushes the WAL to disk. One statement either way:
+    the locking part (`locked`) returns, and locks, the rows only when
+    there is work, reread as they are once locked; `current` is the
+    snapshot's and the access check (404 when the user is not a member).
+    On SQLite the IMMEDIATE transaction holds the write lock already."""
+    if connection.vendor != "postgresql":
+        return _lock_as_member(thread, user)
+    quote = connection.ops.quote_name
+    threads, memberships = quote(Thread._meta.db_table), quote(Membership._meta.db_table)
+    columns = ("t.kind, t.updated, t.last_message_id, t.member_count, t.user_low_id, t.user_high_id,"
+               " m.role, m.unread_count, m.last_read_message_id AS last_read")
+    rows = f"FROM {threads} t JOIN {memberships} m ON m.thread_id = t.id WHERE t.id = %s AND m.user_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH current AS (SELECT {columns} {rows}),"
+            f" locked AS (SELECT {columns} {rows}"
+            "  AND (m.unread_count > 0 OR COALESCE(t.last_message_id, 0) > m.last_read_message_id)"
+            "  FOR UPDATE OF t, m)"
+            " SELECT COALESCE(l.kind, c.kind), COALESCE(l.updated, c.updated),"
+            " CASE WHEN l.kind IS NULL THEN c.last_message_id ELSE l.last_message_id END,"
+            " COALESCE(l.member_count, c.member_count), c.user_low_id, c.user_high_id,"
+            " COALESCE(l.role, c.role), COALESCE(l.unread_count, c.unread_count),"
+            " COALESCE(l.last_read, c.last_read)"
+            " FROM current c LEFT JOIN locked l ON true",
+            [thread.pk, user.pk, thread.pk, user.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No thread with this id.")
+    names = ("kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
+             "role", "unread_count", "last_read")  # fmt: skip
+    return dict(zip(names, row, strict=True))
+
+
 # Every write to a thread starts with it: prepared once (chat_project/prepared.py).
 _lock_as_member_query = PreparedQuery(Thread, _lock_as_member_queryset(blocks=False), for_write=True)
 _lock_as_member_with_blocker = PreparedQuery(Thread, _lock_as_member_queryset(blocks=True), for_write=True)
@@ -901,9 +941,11 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     a group the member's position moves to the newest message and `marked`
     is their unread count (exact under the same lock).
     """
-    locked = _lock_as_member(thread, user)
+    locked = _lock_as_member_to_mark_read(thread, user)
     thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
     newest = locked["last_message_id"] or 0
+    if not locked["unread_count"] and newest <= locked["last_read"]:
+        return 0  # nothing unread, position current (exact counters): nothing to write
     if thread.is_group:
         marked = locked["unread_count"]
         if marked or newest > locked["last_read"]:

@@ -347,3 +347,45 @@ def test_a_member_removed_while_their_send_waits_cannot_post():
     assert [type(error) for error in errors] == [Http404]
     assert not Message.objects.filter(thread=group).exists()
     assert_counters_exact(group)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="on SQLite every write transaction takes the database's write lock"
+)
+def test_a_mark_read_with_nothing_to_mark_takes_no_lock_and_one_with_something_waits_for_it():
+    """A row lock is a write (a transaction id, a WAL flush at commit): a
+    mark-read with nothing to do must not take one, and still answer 0."""
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    thread = services.thread_get_or_create(user=alice, other=bob)[0]
+    services.message_create(thread=thread, sender=bob, text="hello")
+    services.thread_mark_read(thread=thread, user=alice)
+
+    def mark_while_another_request_holds_the_thread(expected_to_wait: bool) -> list:
+        locked, release, marked = threading.Event(), threading.Event(), []
+
+        def hold():
+            with transaction.atomic():
+                Thread.objects.select_for_update().get(pk=thread.pk)
+                locked.set()
+                release.wait(10)
+            connection.close()
+
+        def mark():
+            locked.wait(10)
+            marked.append(services.thread_mark_read(thread=Thread(pk=thread.pk), user=alice))
+            connection.close()
+
+        holder, marker = threading.Thread(target=hold), threading.Thread(target=mark)
+        holder.start()
+        marker.start()
+        marker.join(timeout=1)
+        assert marker.is_alive() is expected_to_wait
+        release.set()
+        for worker_thread in (holder, marker):
+            worker_thread.join(timeout=10)
+        return marked
+
+    assert mark_while_another_request_holds_the_thread(expected_to_wait=False) == [0]
+    services.message_create(thread=thread, sender=bob, text="again")
+    assert mark_while_another_request_holds_the_thread(expected_to_wait=True) == [1]
+    assert_counters_exact(thread)

@@ -52,7 +52,8 @@ def hot_queries(capture: CaptureQueriesContext) -> list[str]:
     statements = [q["sql"] for q in capture.captured_queries]
     return [
         sql for sql in statements
-        if any(table in sql for table in TABLES) and sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
+        if any(table in sql for table in TABLES)
+        and sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))
     ]
 
 
