@@ -958,12 +958,35 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # SQLite would otherwise walk every message of the thread by
     # message_thread_id_idx.
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
-    marked_ids = _set_read_where(*_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id))
-    if marked_ids or newest > locked["last_read"]:
-        _move_position(thread.pk, user.pk, to=newest, unread_count=0)
+    marked_ids = _mark_direct_thread_read(thread.pk, reader_id=user.pk, sender_id=other_id, newest=newest)
     if marked_ids:
         events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)
     return len(marked_ids)
+
+
+def _mark_direct_thread_read(thread_id: int, *, reader_id: int, sender_id: int, newest: int) -> list[int]:
+    """Set the flags of `sender_id`'s unread messages in a direct thread
+    whose row the caller has locked, move the reader's position to `newest`
+    (never back) and their unread count to 0; the ids marked, in order.
+    On PostgreSQL one statement (the position's UPDATE a data-modifying
+    WITH), one round trip fewer; on SQLite two."""
+    quote = connection.ops.quote_name
+    move = (
+        f"UPDATE {quote(Membership._meta.db_table)} SET unread_count = 0, last_read_message_id ="
+        " CASE WHEN last_read_message_id > %s THEN last_read_message_id ELSE %s END"
+        " WHERE thread_id = %s AND user_id = %s"
+    )
+    move_params = [newest, newest, thread_id, reader_id]
+    where, params = _unread_from_sender.where(thread_id=thread_id, sender_id=sender_id)
+    mark = f"UPDATE {quote(Message._meta.db_table)} SET is_read = %s WHERE {where} RETURNING id"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH moved AS ({move}) {mark}", [*move_params, True, *params])
+            return sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(mark, [True, *params])
+        marked = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(move, move_params)
+        return marked
 
 
 @transaction.atomic

@@ -154,9 +154,14 @@ def test_marking_a_direct_thread_read_takes_the_unread_index_on_a_database_never
         response = client_for(alice).post(f"/api/threads/{thread.pk}/mark_as_read/")
 
     assert response.json() == {"marked": 30}
-    [update] = [q["sql"] for q in capture.captured_queries if q["sql"].startswith('UPDATE "threads_message"')]
+    # (On PostgreSQL the reader's position is moved in the same statement, a WITH.)
+    [update] = [q["sql"] for q in capture.captured_queries if 'UPDATE "threads_message"' in q["sql"]]
     plan = plan_of(update)
     if connection.vendor == "postgresql":
-        assert [node.get("Index Name") for node in plan_nodes(plan) if "Index Name" in node] == ["message_unread_idx"]
+        message_indexes = [
+            node["Index Name"] for node in plan_nodes(plan)
+            if "Index Name" in node and node.get("Relation Name") == "threads_message"
+        ]  # fmt: skip
+        assert message_indexes == ["message_unread_idx"]
     else:
         assert "USING INDEX message_unread_idx" in plan, plan
