@@ -339,3 +339,28 @@ def test_a_send_and_a_mark_read_run_few_queries_in_production(
     work, after_commit = queries_before_and_after_commit(capture)
     assert len(work) == work_queries, "\n".join(work)
     assert len(after_commit) == event_queries, "\n".join(after_commit)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("messages", [1, 60])
+@pytest.mark.parametrize("kind", ["direct", "group"])
+def test_a_mark_read_with_nothing_to_mark_reads_and_writes_nothing(client_for, alice, bob, carol, kind, messages):
+    """Clients mark a thread read on opening it, most often with nothing
+    unread: the user and the member's row, no UPDATE, no event."""
+    if kind == "direct":
+        thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    else:
+        thread = services.group_create(owner=bob, title="Crew", members=[alice, carol])
+    for number in range(messages):
+        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    client = client_for(alice)
+    assert client.post(f"/api/threads/{thread.pk}/mark_as_read/").json() == {"marked": messages}
+
+    with CaptureQueriesContext(connection) as capture:
+        response = client.post(f"/api/threads/{thread.pk}/mark_as_read/")
+
+    assert response.json() == {"marked": 0}
+    statements = [query["sql"] for query in capture.captured_queries]
+    work = [sql for sql in statements if not sql.startswith(TRANSACTION_CONTROL)]
+    assert len(work) == 2, "\n".join(work)  # the user; the member's row (on PostgreSQL not locked)
+    assert not any(sql.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")) for sql in work)
