@@ -244,29 +244,29 @@ def _lock_as_member_to_mark_read(thread: Thread, user: AbstractBaseUser) -> dict
         return _lock_as_member(thread, user)
     quote = connection.ops.quote_name
     threads, memberships = quote(Thread._meta.db_table), quote(Membership._meta.db_table)
-    columns = ("t.kind, t.updated, t.last_message_id, t.member_count, t.user_low_id, t.user_high_id,"
-               " m.role, m.unread_count, m.last_read_message_id AS last_read")
+    # What _lock_as_member returns, by name.
+    columns = {
+        "kind": "t.kind", "updated": "t.updated", "last_message_id": "t.last_message_id",
+        "member_count": "t.member_count", "user_low_id": "t.user_low_id", "user_high_id": "t.user_high_id",
+        "role": "m.role", "unread_count": "m.unread_count", "last_read": "m.last_read_message_id",
+    }  # fmt: skip
+    selected = ", ".join(f"{column} AS {name}" for name, column in columns.items())
     rows = f"FROM {threads} t JOIN {memberships} m ON m.thread_id = t.id WHERE t.id = %s AND m.user_id = %s"
+    # The locked row when there is one (reread after the lock), else the snapshot's.
+    chosen = ", ".join(f"CASE WHEN l.kind IS NULL THEN c.{name} ELSE l.{name} END" for name in columns)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH current AS (SELECT {columns} {rows}),"
-            f" locked AS (SELECT {columns} {rows}"
+            f"WITH current AS (SELECT {selected} {rows}),"
+            f" locked AS (SELECT {selected} {rows}"
             "  AND (m.unread_count > 0 OR COALESCE(t.last_message_id, 0) > m.last_read_message_id)"
             "  FOR UPDATE OF t, m)"
-            " SELECT COALESCE(l.kind, c.kind), COALESCE(l.updated, c.updated),"
-            " CASE WHEN l.kind IS NULL THEN c.last_message_id ELSE l.last_message_id END,"
-            " COALESCE(l.member_count, c.member_count), c.user_low_id, c.user_high_id,"
-            " COALESCE(l.role, c.role), COALESCE(l.unread_count, c.unread_count),"
-            " COALESCE(l.last_read, c.last_read)"
-            " FROM current c LEFT JOIN locked l ON true",
+            f" SELECT {chosen} FROM current c LEFT JOIN locked l ON true",
             [thread.pk, user.pk, thread.pk, user.pk],
         )
         row = cursor.fetchone()
     if row is None:
         raise Http404("No thread with this id.")
-    names = ("kind", "updated", "last_message_id", "member_count", "user_low_id", "user_high_id",
-             "role", "unread_count", "last_read")  # fmt: skip
-    return dict(zip(names, row, strict=True))
+    return dict(zip(columns, row, strict=True))
 
 
 # Every write to a thread starts with it: prepared once (chat_project/prepared.py).
@@ -681,6 +681,19 @@ def _from_db(field_name: str, value):
     return value
 
 
+def _execute_after(cursor, before: tuple[str, list], statement: str, params: list) -> None:
+    """Run the UPDATE `before` (SQL, parameters), then `statement`, whose
+    rows the caller fetches. On PostgreSQL they are one statement, `before`
+    a data-modifying WITH: one round trip fewer. SQLite has no such WITH,
+    so there they are two, in the caller's transaction."""
+    sql, before_params = before
+    if connection.vendor == "postgresql":
+        cursor.execute(f"WITH done_before AS ({sql}) {statement}", [*before_params, *params])
+    else:
+        cursor.execute(sql, before_params)
+        cursor.execute(statement, params)
+
+
 def _thread_activity_sql(thread: Thread, *, sent: int, newest: Message) -> tuple[str, list]:
     """The UPDATE of the thread's `updated`, `message_count` and
     `last_message` after `sent` new messages, `newest` the last: the ORM's
@@ -708,21 +721,17 @@ def _count_sent_messages(
     who block the sender: their count stays as it was and they get no event.
 
     The thread's own row gets its new activity (`_thread_activity_sql`)
-    first: on PostgreSQL in the same statement (a data-modifying WITH; the
-    send's INSERT holds the thread's lock already), one round trip fewer.
+    first, in the same statement on PostgreSQL (`_execute_after`; the
+    send's INSERT holds the thread's lock already).
     """
     table = connection.ops.quote_name(Membership._meta.db_table)
     blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
     created = connection.ops.adapt_datetimefield_value(newest.created)
-    activity, activity_params = _thread_activity_sql(thread, sent=sent, newest=newest)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            prefix, prefix_params = f"WITH thread_activity AS ({activity}) ", activity_params
-        else:
-            cursor.execute(activity, activity_params)
-            prefix, prefix_params = "", []
-        cursor.execute(
-            prefix + f"UPDATE {table} SET thread_updated = %s,"
+        _execute_after(
+            cursor,
+            _thread_activity_sql(thread, sent=sent, newest=newest),
+            f"UPDATE {table} SET thread_updated = %s,"
             " unread_count = CASE WHEN user_id = %s THEN (CASE WHEN direct_slot IS NULL THEN 0 ELSE unread_count END)"
             f"  WHEN {blocks_sender} THEN unread_count ELSE unread_count + %s END,"
             " last_read_message_id = CASE WHEN user_id = %s AND direct_slot IS NULL THEN %s"
@@ -730,7 +739,7 @@ def _count_sent_messages(
             " WHERE thread_id = %s RETURNING user_id, unread_count, last_read_message_id, direct_slot,"
             f" CASE WHEN {blocks_sender} THEN 1 ELSE 0 END",
             [
-                *prefix_params, created, sender_id, sender_id, created, sent,
+                created, sender_id, sender_id, created, sent,
                 sender_id, newest.pk, thread.pk, sender_id, created,
             ],
         )
@@ -824,9 +833,26 @@ def _newest(thread_id) -> QuerySet[Message]:
 # Read state.
 
 
+def _caught_up_sql(thread_id: int, user_id: int, *, to: int) -> tuple[str, list]:
+    """_move_position(..., unread_count=0) as SQL written once: the member
+    has read everything up to `to` (never back). Marking a thread read runs
+    it on every call; compiling the ORM's UPDATE cost more than running it."""
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    return (
+        f"UPDATE {table} SET unread_count = 0, last_read_message_id ="
+        " CASE WHEN last_read_message_id > %s THEN last_read_message_id ELSE %s END"
+        " WHERE thread_id = %s AND user_id = %s",
+        [to, to, thread_id, user_id],
+    )
+
+
 def _move_position(thread_id: int, user_id: int, *, to: int, unread_count=None) -> None:
     """Move a member's read position forward to `to` (never back), and set
     their unread count if given."""
+    if isinstance(unread_count, int) and unread_count == 0:
+        with connection.cursor() as cursor:
+            cursor.execute(*_caught_up_sql(thread_id, user_id, to=to))
+        return
     changes = {"last_read_message_id": Greatest(F("last_read_message_id"), Value(to))}
     if unread_count is not None:
         changes["unread_count"] = unread_count
@@ -915,11 +941,16 @@ def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
     return _set_read_where(*messages.query.get_compiler(connection=connection).compile(messages.query.where))
 
 
-def _set_read_where(where: str, params: list) -> list[int]:
-    """_set_read_returning_ids, given the WHERE clause compiled."""
+def _set_read_where(where: str, params: list, *, before: tuple[str, list] | None = None) -> list[int]:
+    """_set_read_returning_ids, given the WHERE clause compiled; after the
+    UPDATE `before`, if given (`_execute_after`)."""
     table = connection.ops.quote_name(Message._meta.db_table)
+    statement = f"UPDATE {table} SET is_read = %s WHERE {where} RETURNING id"
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET is_read = %s WHERE {where} RETURNING id", [True, *params])
+        if before is None:
+            cursor.execute(statement, [True, *params])
+        else:
+            _execute_after(cursor, before, statement, [True, *params])
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -947,46 +978,22 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     if not locked["unread_count"] and newest <= locked["last_read"]:
         return 0  # nothing unread, position current (exact counters): nothing to write
     if thread.is_group:
-        marked = locked["unread_count"]
-        if marked or newest > locked["last_read"]:
-            _move_position(thread.pk, user.pk, to=newest, unread_count=0)
-            events.group_read(thread=thread, reader_id=user.pk, position=newest)
-        return marked
+        _move_position(thread.pk, user.pk, to=newest, unread_count=0)
+        events.group_read(thread=thread, reader_id=user.pk, position=newest)
+        return locked["unread_count"]
     # "sent by the other participant", not "not sent by me": equality on
     # both columns of message_unread_idx, so that the planner takes that
     # partial index (O(unread)) even on a database never analysed, where
     # SQLite would otherwise walk every message of the thread by
     # message_thread_id_idx.
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
-    marked_ids = _mark_direct_thread_read(thread.pk, reader_id=user.pk, sender_id=other_id, newest=newest)
+    marked_ids = _set_read_where(
+        *_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id),
+        before=_caught_up_sql(thread.pk, user.pk, to=newest),
+    )
     if marked_ids:
         events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)
     return len(marked_ids)
-
-
-def _mark_direct_thread_read(thread_id: int, *, reader_id: int, sender_id: int, newest: int) -> list[int]:
-    """Set the flags of `sender_id`'s unread messages in a direct thread
-    whose row the caller has locked, move the reader's position to `newest`
-    (never back) and their unread count to 0; the ids marked, in order.
-    On PostgreSQL one statement (the position's UPDATE a data-modifying
-    WITH), one round trip fewer; on SQLite two."""
-    quote = connection.ops.quote_name
-    move = (
-        f"UPDATE {quote(Membership._meta.db_table)} SET unread_count = 0, last_read_message_id ="
-        " CASE WHEN last_read_message_id > %s THEN last_read_message_id ELSE %s END"
-        " WHERE thread_id = %s AND user_id = %s"
-    )
-    move_params = [newest, newest, thread_id, reader_id]
-    where, params = _unread_from_sender.where(thread_id=thread_id, sender_id=sender_id)
-    mark = f"UPDATE {quote(Message._meta.db_table)} SET is_read = %s WHERE {where} RETURNING id"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"WITH moved AS ({move}) {mark}", [*move_params, True, *params])
-            return sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(mark, [True, *params])
-        marked = sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(move, move_params)
-        return marked
 
 
 @transaction.atomic
