@@ -29,19 +29,11 @@ class ChatRedisChannelLayer(RedisChannelLayer):
         clients = self._sync_clients()
         if clients is None:
             return None
-        by_connection = defaultdict(list)
-        for group in groups:
-            assert self.require_valid_group_name(group), "Group name not valid"
-            by_connection[self.consistent_hash(group)].append(group)
-        expired = int(time.time()) - self.group_expiry
         listening = set()
-        for index, members in by_connection.items():
+        for index, members in self._by_connection(groups).items():
             pipe = clients[index].pipeline(transaction=False)
-            for group in members:
-                pipe.zremrangebyscore(self._group_key(group), min=0, max=expired)
-                pipe.zcard(self._group_key(group))
-            results = pipe.execute()
-            listening.update(group for group, count in zip(members, results[1::2], strict=True) if count)
+            self._count_channels(pipe, members)
+            listening.update(self._with_channels(members, pipe.execute()))
         return listening
 
     def _sync_clients(self) -> list[redis.Redis] | None:
@@ -57,20 +49,31 @@ class ChatRedisChannelLayer(RedisChannelLayer):
     async def group_send_many(self, messages: dict[str, dict]) -> None:
         """`group_send(group, message)` for each item, skipping empty groups
         after one pipelined lookup (channels-redis 4.3's keys and expiry)."""
+        for index, groups in self._by_connection(messages).items():
+            pipe = self.connection(index).pipeline()
+            self._count_channels(pipe, groups)
+            for group in self._with_channels(groups, await pipe.execute()):
+                await self.group_send(group, messages[group])
+
+    # The lookup both use, on a redis-py pipeline or an asyncio one.
+
+    def _by_connection(self, groups) -> dict[int, list[str]]:
         by_connection = defaultdict(list)
-        for group in messages:
+        for group in groups:
             assert self.require_valid_group_name(group), "Group name not valid"
             by_connection[self.consistent_hash(group)].append(group)
+        return by_connection
+
+    def _count_channels(self, pipe, groups: list[str]) -> None:
+        """Queue, per group, dropping its expired channels, then counting the rest."""
         expired = int(time.time()) - self.group_expiry
-        for index, groups in by_connection.items():
-            pipe = self.connection(index).pipeline()
-            for group in groups:
-                pipe.zremrangebyscore(self._group_key(group), min=0, max=expired)
-                pipe.zcard(self._group_key(group))
-            results = await pipe.execute()
-            for group, listening in zip(groups, results[1::2], strict=True):
-                if listening:
-                    await self.group_send(group, messages[group])
+        for group in groups:
+            pipe.zremrangebyscore(self._group_key(group), min=0, max=expired)
+            pipe.zcard(self._group_key(group))
+
+    @staticmethod
+    def _with_channels(groups: list[str], results: list) -> list[str]:
+        return [group for group, count in zip(groups, results[1::2], strict=True) if count]
 
 
 _sync_lock = threading.Lock()

@@ -291,6 +291,18 @@ def test_every_group_endpoint_runs_a_fixed_number_of_queries(
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
+def thread_from_bob(kind: str, alice: User, bob: User, carol: User, messages: int) -> Thread:
+    """alice's direct thread with bob, or bob's group with alice and carol,
+    with `messages` from bob that alice has not read."""
+    if kind == "direct":
+        thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    else:
+        thread = services.group_create(owner=bob, title="Crew", members=[alice, carol])
+    for number in range(messages):
+        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    return thread
+
+
 def queries_before_and_after_commit(capture) -> tuple[list[str], list[str]]:
     statements = [query["sql"] for query in capture.captured_queries]
     commit = next(index for index, sql in enumerate(statements) if sql.startswith("COMMIT"))
@@ -323,12 +335,7 @@ def test_a_send_and_a_mark_read_run_few_queries_in_production(
 ):
     if connection.vendor == "postgresql" and (path == "messages/" or kind == "direct"):
         work_queries -= 1  # two UPDATEs in one statement (a data-modifying WITH)
-    if kind == "direct":
-        thread, _ = services.thread_get_or_create(user=alice, other=bob)
-    else:
-        thread = services.group_create(owner=bob, title="Crew", members=[alice, carol])
-    for number in range(messages):
-        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    thread = thread_from_bob(kind, alice, bob, carol, messages)
     client = client_for(alice)
 
     with CaptureQueriesContext(connection) as capture:
@@ -347,12 +354,7 @@ def test_a_send_and_a_mark_read_run_few_queries_in_production(
 def test_a_mark_read_with_nothing_to_mark_reads_and_writes_nothing(client_for, alice, bob, carol, kind, messages):
     """Clients mark a thread read on opening it, most often with nothing
     unread: the user and the member's row, no UPDATE, no event."""
-    if kind == "direct":
-        thread, _ = services.thread_get_or_create(user=alice, other=bob)
-    else:
-        thread = services.group_create(owner=bob, title="Crew", members=[alice, carol])
-    for number in range(messages):
-        services.message_create(thread=thread, sender=bob, text=f"m{number}")
+    thread = thread_from_bob(kind, alice, bob, carol, messages)
     client = client_for(alice)
     assert client.post(f"/api/threads/{thread.pk}/mark_as_read/").json() == {"marked": messages}
 

@@ -3,19 +3,14 @@ tests of test_throttling.py run on it too, and on the in-memory cache)."""
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from django.core.cache import caches
 from rest_framework.test import APIRequestFactory
 
 from threads.throttling import MarkReadThrottle
 
 
-@pytest.fixture
-def alice_send_rate(settings):
+def test_the_window_is_one_sorted_set_per_user_and_scope(redis_cache, settings, client_for, alice, thread):
     settings.CHAT_THROTTLE_RATES = {**settings.CHAT_THROTTLE_RATES, "message_send": "5/minute"}
-
-
-def test_the_window_is_one_sorted_set_per_user_and_scope(redis_cache, alice_send_rate, client_for, alice, thread):
     client = client_for(alice)
     for text in "ab":
         client.post(f"/api/threads/{thread.pk}/messages/", {"text": text}, format="json")
