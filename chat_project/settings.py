@@ -329,7 +329,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "threads.channel_layers.ChatInMemoryChannelLayer"}}
 
 # Seconds a client is told to wait (Retry-After) when the database or Redis
 # cannot be reached and the answer is a 503 (chat_project/outages.py).

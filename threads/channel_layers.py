@@ -1,4 +1,13 @@
-"""The Redis channel layer, plus one send to many users at once.
+"""The channel layers, each able to say who is listening.
+
+`listening_groups(groups)`, called from the synchronous thread of a write
+after it commits (events.py), names the groups that have an open channel:
+a write whose recipients have no open socket (most of a group, often the
+other side of a direct thread) then builds and sends nothing more, with no
+hop into an event loop. The in-memory layer (one process, the default)
+answers from its own dict; the Redis layer in one pipelined round trip.
+
+The Redis layer also sends to many users at once.
 
 A group's message reaches every member's group (`events.user_group`). With
 channels-redis, `group_send` costs two round trips to Redis per group even
@@ -16,7 +25,22 @@ import time
 from collections import defaultdict
 
 import redis
+from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+
+
+class ChatInMemoryChannelLayer(InMemoryChannelLayer):
+    def listening_groups(self, groups) -> set[str]:
+        """Of `groups`, those with a channel that joined within the group
+        expiry (what group_send would deliver to). Safe from another thread
+        than the layer's loop: each group's channels are copied in one step
+        under the GIL before they are read."""
+        expired_before = int(time.time()) - self.group_expiry  # as the layer's own _clean_expired
+        return {
+            group
+            for group in groups
+            if any(joined >= expired_before for joined in list(self.groups.get(group, {}).values()))
+        }
 
 
 class ChatRedisChannelLayer(RedisChannelLayer):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from threads.channel_layers import ChatRedisChannelLayer
+from threads.channel_layers import ChatInMemoryChannelLayer, ChatRedisChannelLayer
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
 
@@ -49,3 +49,17 @@ async def test_listening_groups_names_the_groups_with_a_channel_from_synchronous
 def test_listening_groups_is_none_for_hosts_it_cannot_read():
     layer = ChatRedisChannelLayer(hosts=[{"master_name": "chat", "sentinels": [("127.0.0.1", 26379)]}])
     assert layer.listening_groups(["user.1"]) is None
+
+
+@pytest.mark.asyncio
+async def test_the_in_memory_layer_names_the_groups_with_a_live_channel():
+    layer = ChatInMemoryChannelLayer(group_expiry=60)
+    listener, stale = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("user.1", listener)
+    await layer.group_add("user.2", stale)
+    layer.groups["user.2"][stale] -= 120  # joined longer ago than the group expiry: group_send skips it
+    groups = [f"user.{n}" for n in range(1, 11)]
+
+    assert await asyncio.to_thread(layer.listening_groups, groups) == {"user.1"}
+    await layer.group_discard("user.1", listener)
+    assert await asyncio.to_thread(layer.listening_groups, groups) == set()
