@@ -41,40 +41,50 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
+def send_on_commit(build: Callable[..., Iterable[Delivery]], *, audience: Iterable[int] | None = None) -> None:
     """After the current transaction commits, build the deliveries and send them.
 
     Built after the commit, so that what they read (members, unread counts)
     is what the commit left behind. When a webhook endpoint is active, they
     are built now instead, at the end of the write, and its webhooks stored
     in the same transaction (webhooks/hooks.py); no endpoint, no query.
+
+    `audience`: the users the deliveries go to, when the write knows them.
+    Then `build` takes the set of those to build for: after the commit, only
+    the ones with an open socket, so nothing is read for the others, and
+    nothing at all is built when none of them listens.
     """
+    if audience is not None:
+        audience = set(audience)
     if webhook_hooks.wanted():
-        built = list(build())
+        built = list(build() if audience is None else build(audience))
         webhook_hooks.store(built)
-        build = lambda: built  # noqa: E731
+        build = lambda *_: built  # noqa: E731
 
     def send() -> None:
         layer = get_channel_layer()
         if layer is None:
             return
+        listening = None  # the users with an open socket; None: not known
+        if audience is not None:
+            listening = _listening(layer, audience)
+            if listening == set():
+                return
+        deliveries = build() if audience is None else build(audience if listening is None else listening)
         # One channel-layer message per user, carrying that user's events in
         # order, and one hop into the event loop for all of them.
         events_by_user: dict[int, list[dict]] = {}
-        for user_id, event in build():
+        for user_id, event in deliveries:
             events_by_user.setdefault(user_id, []).append(event)
-
+        if listening is None:
+            listening = _listening(layer, events_by_user)
         messages = {
             user_group(user_id): {"type": "chat.events", "events": events}
             for user_id, events in events_by_user.items()
+            if listening is None or user_id in listening
         }
-        # Redis: only the users with an open socket, found in one round trip
-        # from this thread; with none, nothing more to do (no event loop).
-        listening = layer.listening_groups(messages) if hasattr(layer, "listening_groups") else None
-        if listening is not None:
-            messages = {group: message for group, message in messages.items() if group in listening}
-            if not messages:
-                return
+        if not messages:
+            return
         presence.annotate(messages)  # the users shown carry is_online and last_seen: one lookup for all
 
         async def send_all() -> None:
@@ -89,6 +99,17 @@ def send_on_commit(build: Callable[[], Iterable[Delivery]]) -> None:
     # robust: an error here is logged and does not reach the caller, whose
     # write has committed already.
     transaction.on_commit(send, robust=True)
+
+
+def _listening(layer, user_ids: Iterable[int]) -> set[int] | None:
+    """Of these users, those with an open socket, asked from this thread
+    (threads/channel_layers.py: Redis in one round trip, memory in none);
+    None when the layer cannot tell."""
+    if not hasattr(layer, "listening_groups"):
+        return None
+    groups = {user_group(user_id): user_id for user_id in user_ids}
+    found = layer.listening_groups(groups)
+    return None if found is None else {groups[group] for group in found}
 
 
 def _unread_counts(thread_id: int, thread_unread: dict[int, int]) -> list[Delivery]:
@@ -120,11 +141,13 @@ def messages_created(
         for user_id, (unread, _) in members.items()
         if user_id != sender_id and user_id not in hidden_from
     }
+    # Built only for the members listening: the others' totals are not read.
     send_on_commit(
-        lambda: [
-            *((user_id, payload) for payload in payloads for user_id in members if user_id not in hidden_from),
-            *_unread_counts(thread.pk, recipients),
-        ]
+        lambda listening: [
+            *((user_id, payload) for payload in payloads for user_id in members if user_id in listening),
+            *_unread_counts(thread.pk, {user_id: recipients[user_id] for user_id in listening & recipients.keys()}),
+        ],
+        audience=[user_id for user_id in members if user_id not in hidden_from],
     )
     # For push and email: the recipients with no open socket (no query unless an endpoint wants it).
     webhook_hooks.offline_recipients(payloads, thread_id=thread.pk, recipient_ids=recipients)
