@@ -135,6 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # starts (IMMEDIATE), so a read-then-write transaction never fails to
     # upgrade its lock; wait up to 20 s for it instead of failing with
     # "database is locked"; and let readers run beside the writer (WAL).
+    # Our subclass of Django's backend waits for the write lock in shorter
+    # steps than SQLite does (chat_project/sqlite_backend/base.py).
+    DATABASES["default"]["ENGINE"] = "chat_project.sqlite_backend"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
