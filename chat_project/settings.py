@@ -158,7 +158,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # `timeout` bounds the wait for a free connection, and so how long the
     # health check takes to answer 503 when the database is down.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # The hot statements run through chat_project.prepared.prepared_cursor,
+    # prepared on the server after five runs; Django's own cursors bind on
+    # the client, which psycopg never prepares (Django's default, None,
+    # would turn preparing off for every cursor).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
         "timeout": env_int("DATABASE_POOL_TIMEOUT", 5),

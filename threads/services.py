@@ -24,7 +24,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.usernames import canonical
-from chat_project.prepared import PreparedQuery
+from chat_project.prepared import PreparedQuery, prepared_cursor
 from safety import rules as safety_rules
 
 from . import events
@@ -254,7 +254,7 @@ def _lock_as_member_to_mark_read(thread: Thread, user: AbstractBaseUser) -> dict
     rows = f"FROM {threads} t JOIN {memberships} m ON m.thread_id = t.id WHERE t.id = %s AND m.user_id = %s"
     # The locked row when there is one (reread after the lock), else the snapshot's.
     chosen = ", ".join(f"CASE WHEN l.kind IS NULL THEN c.{name} ELSE l.{name} END" for name in columns)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"WITH current AS (SELECT {selected} {rows}),"
             f" locked AS (SELECT {selected} {rows}"
@@ -653,7 +653,7 @@ def _insert_messages(
         + " ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING"
         " RETURNING id, client_id, created"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [sender.pk, now, now, False, *params, thread.pk, sender.pk])
         # RETURNING's order is not promised: ids follow the insertion order (ORDER BY ord).
         returned = sorted(cursor.fetchall())
@@ -727,7 +727,7 @@ def _count_sent_messages(
     table = connection.ops.quote_name(Membership._meta.db_table)
     blocks_sender = safety_rules.blocks_sender_sql(f"{table}.user_id")  # safety: in the same statement
     created = connection.ops.adapt_datetimefield_value(newest.created)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         _execute_after(
             cursor,
             _thread_activity_sql(thread, sent=sent, newest=newest),
@@ -850,7 +850,7 @@ def _move_position(thread_id: int, user_id: int, *, to: int, unread_count=None) 
     """Move a member's read position forward to `to` (never back), and set
     their unread count if given."""
     if isinstance(unread_count, int) and unread_count == 0:
-        with connection.cursor() as cursor:
+        with prepared_cursor(connection) as cursor:
             cursor.execute(*_caught_up_sql(thread_id, user_id, to=to))
         return
     changes = {"last_read_message_id": Greatest(F("last_read_message_id"), Value(to))}
@@ -941,12 +941,16 @@ def _set_read_returning_ids(messages: QuerySet[Message]) -> list[int]:
     return _set_read_where(*messages.query.get_compiler(connection=connection).compile(messages.query.where))
 
 
-def _set_read_where(where: str, params: list, *, before: tuple[str, list] | None = None) -> list[int]:
+def _set_read_where(
+    where: str, params: list, *, before: tuple[str, list] | None = None, fixed: bool = False
+) -> list[int]:
     """_set_read_returning_ids, given the WHERE clause compiled; after the
-    UPDATE `before`, if given (`_execute_after`)."""
+    UPDATE `before`, if given (`_execute_after`). `fixed`: the statement is
+    one of a few shapes, worth preparing (`prepared_cursor`); a list of ids
+    gives a new one per length."""
     table = connection.ops.quote_name(Message._meta.db_table)
     statement = f"UPDATE {table} SET is_read = %s WHERE {where} RETURNING id"
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) if fixed else connection.cursor() as cursor:
         if before is None:
             cursor.execute(statement, [True, *params])
         else:
@@ -990,6 +994,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     marked_ids = _set_read_where(
         *_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id),
         before=_caught_up_sql(thread.pk, user.pk, to=newest),
+        fixed=True,
     )
     if marked_ids:
         events.messages_read(thread=thread, reader_id=user.pk, message_ids=marked_ids)

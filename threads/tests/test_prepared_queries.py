@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, F, Sum
 
-from chat_project.prepared import PreparedQuery
+from chat_project.prepared import PreparedQuery, prepared_cursor
 from threads import services
 from threads.models import Membership, Message, Thread
 
@@ -102,3 +102,41 @@ def test_the_redis_cache_reuses_one_client_and_still_works():
     cache.set("prepared-test", [1, 2], 5)
     assert cache.get("prepared-test") == [1, 2]
     cache.delete("prepared-test")
+
+
+def test_a_statement_through_prepared_cursor_is_logged_and_answers_as_a_plain_cursor(
+    conversation, alice, django_assert_num_queries
+):
+    statement = f"SELECT COUNT(*) FROM {Membership._meta.db_table} WHERE user_id = %s AND unread_count >= %s"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [alice.pk, 0])
+        expected = cursor.fetchall()
+
+    with django_assert_num_queries(6):
+        for _ in range(6):
+            with prepared_cursor(connection) as cursor:
+                cursor.execute(statement, [alice.pk, 0])
+                assert cursor.fetchall() == expected == [(2,)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements are PostgreSQL's")
+def test_postgresql_prepares_a_statement_after_its_fifth_run(alice):
+    statement = "SELECT id FROM auth_user WHERE id = %s AND is_active"
+
+    def prepared_here() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+                           ["SELECT id FROM auth_user WHERE id = $1%"])
+            return [row[0] for row in cursor.fetchall()]
+
+    for run in range(1, 7):
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(statement, [alice.pk])
+            assert cursor.fetchall() == [(alice.pk,)]
+        if run == 4:
+            assert prepared_here() == []
+    assert prepared_here() == ["SELECT id FROM auth_user WHERE id = $1 AND is_active"]
+    with connection.cursor() as cursor:  # Django's own cursors are never prepared
+        for _ in range(6):
+            cursor.execute("SELECT id FROM auth_user WHERE id = %s AND NOT is_staff", [alice.pk])
+    assert len(prepared_here()) == 1
