@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.utils import CursorWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 
 # Negative, so no id, and no constant of our queries, equals one; within a
@@ -54,10 +54,22 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        # What connection.cursor() does, with this cursor class: the
-        # query-logging wrapper when queries are logged (DEBUG, tests).
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+        cursor = ServerBindingCursor(connection.connection)
+    # What connection.cursor() does, with this cursor class: the
+    # query-logging wrapper when queries are logged (DEBUG, tests).
+    return _LoggedWithValues(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
+
+
+class _LoggedWithValues(CursorDebugWrapper):
+    """Logs each statement with its values written in, as Django logs the
+    statements of its own cursors (for a server-bound one it would log the
+    `$1` placeholders, or nothing once the statement is prepared)."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 class PreparedQuery:
