@@ -20,6 +20,7 @@ server-side prepared statements, planned once per connection; the
 statements of this module, and the hot raw SQL of the services, go through it.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,6 +73,40 @@ class _LoggedWithValues(CursorDebugWrapper):
             return CursorWrapper.execute(self, sql, params)
 
 
+def _constants_inlined(sql: str, sources: list[tuple]) -> tuple[str, list[tuple]]:
+    """The statement with its constant integers and booleans (the query's
+    own `unread_count > 0`, not the caller's values) written into the SQL
+    instead of passed as parameters. A prepared statement's generic plan
+    knows only what the SQL says: with `unread_count > $2` PostgreSQL may
+    not use the partial index `WHERE unread_count > 0`, which it can with
+    `unread_count > 0` (SQLite plans a statement before its values are
+    bound, likewise)."""
+    sources = iter(sources)
+    kept = []
+
+    def inline(match: re.Match) -> str:
+        if match.group() == "%%":
+            return "%%"
+        source = next(sources)
+        name, value = source
+        if not name and isinstance(value, int):  # bool too; on PostgreSQL Django gives psycopg's Int4 and the like
+            return _literal(value)
+        kept.append(source)
+        return "%s"
+
+    return _PLACEHOLDER.sub(inline, sql), kept
+
+
+def _literal(value: int | bool) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"  # both databases' keywords (SQLite since 3.23)
+    return str(int(value)) if value >= 0 else f"({int(value)})"  # "x -%s" must not become the comment "x --1"
+
+
+# A parameter (%s), or an escaped percent sign (%%), which stays as it is.
+_PLACEHOLDER = re.compile(r"(%%|%s)")
+
+
 class PreparedQuery:
     """`build(**values)` -> a queryset, compiled once per database and
     shape; `rows`, `dicts` and `instances` (`**values`) run it, `where`
@@ -113,6 +148,7 @@ class PreparedQuery:
         found = [source for source in sources if source[0]]
         if len(found) != len(stand_ins) or set(found) != set(stand_ins.values()):
             raise ValueError(f"every value must be a parameter of the statement once: {sql} {params}")
+        sql, sources = _constants_inlined(sql, sources)
         if where_only:
             return sql, sources, [], [], []
         columns = [column for column, _, _ in compiler.select]

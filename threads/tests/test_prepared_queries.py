@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 
 from chat_project.prepared import PreparedQuery, prepared_cursor
-from threads import services
+from threads import selectors, services
 from threads.models import Membership, Message, Thread
 
 User = get_user_model()
@@ -140,3 +140,37 @@ def test_postgresql_prepares_a_statement_after_its_fifth_run(alice):
         for _ in range(6):
             cursor.execute("SELECT id FROM auth_user WHERE id = %s AND NOT is_staff", [alice.pk])
     assert len(prepared_here()) == 1
+
+
+def test_a_constant_of_the_query_is_written_into_its_sql(conversation, alice, bob):
+    prepared = PreparedQuery(
+        Membership, lambda user_id: Membership.objects.filter(user_id=user_id, unread_count__gt=0, muted=False)
+    )
+
+    assert prepared.rows(user_id=bob.pk) == list(
+        Membership.objects.filter(user_id=bob.pk, unread_count__gt=0, muted=False).values_list()
+    )
+    assert prepared.rows(user_id=alice.pk) == list(
+        Membership.objects.filter(user_id=alice.pk, unread_count__gt=0, muted=False).values_list()
+    ) != []
+    (sql, sources, *_), = prepared._compiled.values()
+    assert '"unread_count" > 0' in sql
+    assert sources == [("user_id", None)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements are PostgreSQL's")
+def test_the_generic_plan_of_the_unread_totals_uses_the_partial_index(conversation, alice):
+    for _ in range(6):  # prepared after five runs
+        selectors.unread_counts_for_user_ids(user_ids=[alice.pk])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, cardinality(parameter_types) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%SUM(%unread_count%"])
+        name, parameters = cursor.fetchone()
+        values = ", ".join(map(str, [alice.pk] + [0] * (parameters - 1)))  # were a constant a parameter: its 0
+        # The plan it keeps after five custom ones; no sequential scan of a tiny table.
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN EXECUTE {name}({values})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "membership_unread_idx" in plan, plan
