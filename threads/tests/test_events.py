@@ -87,29 +87,25 @@ def test_deleting_a_user_deletes_their_threads_through_the_service_and_tells_the
 def test_a_send_reads_the_unread_totals_of_the_listening_recipients_only(
     thread, alice, bob, listen, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
+    def send_then_commit_with_queries(text: str, queries: int) -> None:
+        """alice sends; the after-commit callbacks run `queries` queries."""
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            services.message_create(thread=thread, sender=alice, text=text)
+        with django_assert_num_queries(queries):
+            for callback in pending:
+                callback()
+
     # Nobody listening: after the commit, no query and nothing sent.
-    with django_capture_on_commit_callbacks(execute=False) as pending:
-        services.message_create(thread=thread, sender=alice, text="to nobody yet")
-    with django_assert_num_queries(0):
-        for callback in pending:
-            callback()
+    send_then_commit_with_queries("to nobody yet", 0)
 
     # Only the sender's other device: its message, and no total is read.
     alice_events = listen(alice)
-    with django_capture_on_commit_callbacks(execute=False) as pending:
-        services.message_create(thread=thread, sender=alice, text="to my other device")
-    with django_assert_num_queries(0):
-        for callback in pending:
-            callback()
+    send_then_commit_with_queries("to my other device", 0)
     assert [e["type"] for e in alice_events()] == ["message.created"]
 
     # The recipient listening: their total, in one query.
     bob_events = listen(bob)
-    with django_capture_on_commit_callbacks(execute=False) as pending:
-        services.message_create(thread=thread, sender=alice, text="to bob")
-    with django_assert_num_queries(1):
-        for callback in pending:
-            callback()
+    send_then_commit_with_queries("to bob", 1)
     assert bob_events()[-1] == {"type": "unread_count", "unread_count": 3, "thread": thread.pk,
                                 "thread_unread_count": 3}
     assert [e["type"] for e in alice_events()] == ["message.created"]
