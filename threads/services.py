@@ -229,6 +229,26 @@ def _lock_as_member_queryset(*, blocks: bool):
     )  # fmt: skip
 
 
+# What _lock_as_member returns, by name: the thread's row (t) and the member's (m).
+_MEMBER_ROW_COLUMNS = {
+    "kind": "t.kind", "updated": "t.updated", "last_message_id": "t.last_message_id",
+    "member_count": "t.member_count", "user_low_id": "t.user_low_id", "user_high_id": "t.user_high_id",
+    "role": "m.role", "unread_count": "m.unread_count", "last_read": "m.last_read_message_id",
+}  # fmt: skip
+# Whether the member has anything to mark: something unread, or a read position behind the newest message.
+_HAS_SOMETHING_TO_MARK = "(m.unread_count > 0 OR COALESCE(t.last_message_id, 0) > m.last_read_message_id)"
+
+
+def _member_row_sql() -> tuple[str, str]:
+    """The SELECT list of _MEMBER_ROW_COLUMNS and the FROM ... WHERE that
+    finds the rows (parameters: the thread's id, the user's)."""
+    quote = connection.ops.quote_name
+    threads, memberships = quote(Thread._meta.db_table), quote(Membership._meta.db_table)
+    selected = ", ".join(f"{column} AS {name}" for name, column in _MEMBER_ROW_COLUMNS.items())
+    rows = f"FROM {threads} t JOIN {memberships} m ON m.thread_id = t.id WHERE t.id = %s AND m.user_id = %s"
+    return selected, rows
+
+
 def _lock_as_member_to_mark_read(thread: Thread, user: AbstractBaseUser) -> dict:
     """_lock_as_member for marking a thread read, which has nothing to do
     when the member has nothing unread and their position is the newest
@@ -239,34 +259,50 @@ def _lock_as_member_to_mark_read(thread: Thread, user: AbstractBaseUser) -> dict
     the locking part (`locked`) returns, and locks, the rows only when
     there is work, reread as they are once locked; `current` is the
     snapshot's and the access check (404 when the user is not a member).
-    On SQLite the IMMEDIATE transaction holds the write lock already."""
-    if connection.vendor != "postgresql":
-        return _lock_as_member(thread, user)
-    quote = connection.ops.quote_name
-    threads, memberships = quote(Thread._meta.db_table), quote(Membership._meta.db_table)
-    # What _lock_as_member returns, by name.
-    columns = {
-        "kind": "t.kind", "updated": "t.updated", "last_message_id": "t.last_message_id",
-        "member_count": "t.member_count", "user_low_id": "t.user_low_id", "user_high_id": "t.user_high_id",
-        "role": "m.role", "unread_count": "m.unread_count", "last_read": "m.last_read_message_id",
-    }  # fmt: skip
-    selected = ", ".join(f"{column} AS {name}" for name, column in columns.items())
-    rows = f"FROM {threads} t JOIN {memberships} m ON m.thread_id = t.id WHERE t.id = %s AND m.user_id = %s"
+    PostgreSQL only: SQLite's is _catch_up_on_sqlite."""
+    selected, rows = _member_row_sql()
     # The locked row when there is one (reread after the lock), else the snapshot's.
-    chosen = ", ".join(f"CASE WHEN l.kind IS NULL THEN c.{name} ELSE l.{name} END" for name in columns)
+    chosen = ", ".join(f"CASE WHEN l.kind IS NULL THEN c.{name} ELSE l.{name} END" for name in _MEMBER_ROW_COLUMNS)
     with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"WITH current AS (SELECT {selected} {rows}),"
-            f" locked AS (SELECT {selected} {rows}"
-            "  AND (m.unread_count > 0 OR COALESCE(t.last_message_id, 0) > m.last_read_message_id)"
-            "  FOR UPDATE OF t, m)"
+            f" locked AS (SELECT {selected} {rows} AND {_HAS_SOMETHING_TO_MARK} FOR UPDATE OF t, m)"
             f" SELECT {chosen} FROM current c LEFT JOIN locked l ON true",
             [thread.pk, user.pk, thread.pk, user.pk],
         )
         row = cursor.fetchone()
     if row is None:
         raise Http404("No thread with this id.")
-    return dict(zip(columns, row, strict=True))
+    return dict(zip(_MEMBER_ROW_COLUMNS, row, strict=True))
+
+
+def _catch_up_on_sqlite(thread: Thread, user: AbstractBaseUser) -> dict | None:
+    """On SQLite, where the IMMEDIATE transaction holds the write lock: if
+    `user` is a member with something to mark, move their read position to
+    the thread's newest message and set their unread count to 0, and return
+    the rows as they were before (_lock_as_member's dict); else None (not a
+    member, or nothing to mark: nothing is written).
+
+    One statement, so that marking a direct thread read is 3 queries (the
+    user, this, the UPDATE of the messages' flags): SQLite has no
+    data-modifying WITH to join the two UPDATEs, and RETURNING gives only
+    the new values. The old ones come from `before`, a MATERIALIZED CTE,
+    which SQLite computes once per statement, when it is first read: the
+    WHERE reads it (a subquery with no reference to the row, so evaluated
+    once, before any row is changed), and RETURNING reads the same copy."""
+    selected, rows = _member_row_sql()
+    memberships = connection.ops.quote_name(Membership._meta.db_table)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(
+            f"WITH before AS MATERIALIZED (SELECT {selected}, {_HAS_SOMETHING_TO_MARK} AS has_work {rows})"
+            f" UPDATE {memberships} SET unread_count = 0,"
+            "  last_read_message_id = MAX(last_read_message_id, (SELECT COALESCE(last_message_id, 0) FROM before))"
+            " WHERE thread_id = %s AND user_id = %s AND (SELECT has_work FROM before)"
+            " RETURNING " + ", ".join(f"(SELECT {name} FROM before)" for name in _MEMBER_ROW_COLUMNS),
+            [thread.pk, user.pk, thread.pk, user.pk],
+        )
+        row = cursor.fetchone()
+    return None if row is None else dict(zip(_MEMBER_ROW_COLUMNS, row, strict=True))
 
 
 # Every write to a thread starts with it: prepared once (chat_project/prepared.py).
@@ -974,15 +1010,25 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     arrives meanwhile is left unread and not counted. In a direct thread the
     marking is one UPDATE of the flags (`marked` is exactly what changed); in
     a group the member's position moves to the newest message and `marked`
-    is their unread count (exact under the same lock).
+    is their unread count (exact under the same lock). At most 3 queries
+    with the user's: nothing to mark, 2 (3 on SQLite); a group, 3 (2 on
+    SQLite); a direct thread, 3.
     """
-    locked = _lock_as_member_to_mark_read(thread, user)
+    caught_up = connection.vendor == "sqlite"  # the member's position moves in the first statement
+    if caught_up:
+        locked = _catch_up_on_sqlite(thread, user)
+        if locked is None:
+            _lock_as_member(thread, user)  # the access check: 404 for a non-member
+            return 0  # a member with nothing to mark
+    else:
+        locked = _lock_as_member_to_mark_read(thread, user)
     thread.kind = locked["kind"]  # `thread` may be a bare reference (selectors.thread_for_write)
     newest = locked["last_message_id"] or 0
     if not locked["unread_count"] and newest <= locked["last_read"]:
         return 0  # nothing unread, position current (exact counters): nothing to write
     if thread.is_group:
-        _move_position(thread.pk, user.pk, to=newest, unread_count=0)
+        if not caught_up:
+            _move_position(thread.pk, user.pk, to=newest, unread_count=0)
         events.group_read(thread=thread, reader_id=user.pk, position=newest)
         return locked["unread_count"]
     # "sent by the other participant", not "not sent by me": equality on
@@ -993,7 +1039,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
     marked_ids = _set_read_where(
         *_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id),
-        before=_caught_up_sql(thread.pk, user.pk, to=newest),
+        before=None if caught_up else _caught_up_sql(thread.pk, user.pk, to=newest),
         fixed=True,
     )
     if marked_ids:
