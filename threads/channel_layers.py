@@ -30,11 +30,12 @@ from channels_redis.core import RedisChannelLayer
 
 
 class ChatInMemoryChannelLayer(InMemoryChannelLayer):
-    def listening_groups(self, groups) -> set[str]:
+    def listening_groups(self, groups, *, rider=None) -> set[str]:
         """Of `groups`, those with a channel that joined within the group
         expiry (what group_send would deliver to). Safe from another thread
         than the layer's loop: each group's channels are copied in one step
-        under the GIL before they are read."""
+        under the GIL before they are read. (`rider`: see the Redis layer's;
+        there is no round trip here to ride on.)"""
         expired_before = int(time.time()) - self.group_expiry  # as the layer's own _clean_expired
         return {
             group
@@ -44,12 +45,15 @@ class ChatInMemoryChannelLayer(InMemoryChannelLayer):
 
 
 class ChatRedisChannelLayer(RedisChannelLayer):
-    def listening_groups(self, groups) -> set[str] | None:
+    def listening_groups(self, groups, *, rider=None) -> set[str] | None:
         """Of `groups`, those with an open channel, from synchronous code:
         one pipelined round trip per Redis connection with redis-py, so that
         a write whose recipients have no open socket (most of a group, often
         the other side of a direct thread) never waits for an event loop.
-        None when a host is configured in a way this does not read (sentinels)."""
+        None when a host is configured in a way this does not read (sentinels).
+
+        `rider` (presence.Rider): more commands for the same round trip, when
+        one of the connections is to the Redis they are for."""
         clients = self._sync_clients()
         if clients is None:
             return None
@@ -57,7 +61,14 @@ class ChatRedisChannelLayer(RedisChannelLayer):
         for index, members in self._by_connection(groups).items():
             pipe = clients[index].pipeline(transaction=False)
             self._count_channels(pipe, members)
-            listening.update(self._with_channels(members, pipe.execute()))
+            riding = rider is not None and _same_redis(clients[index], rider.client)
+            if riding:
+                rider.queue(pipe)
+            answers = pipe.execute()
+            listening.update(self._with_channels(members, answers[: 2 * len(members)]))
+            if riding:
+                rider.read(answers[2 * len(members) :])
+                rider = None
         return listening
 
     def _sync_clients(self) -> list[redis.Redis] | None:
@@ -101,6 +112,15 @@ class ChatRedisChannelLayer(RedisChannelLayer):
 
 
 _sync_lock = threading.Lock()
+
+
+def _same_redis(one: redis.Redis, other: redis.Redis) -> bool:
+    """Whether two redis-py clients talk to the same server and database."""
+    address = ("host", "port", "path", "db", "username")
+    return one.connection_pool.connection_class is other.connection_pool.connection_class and all(
+        one.connection_pool.connection_kwargs.get(key) == other.connection_pool.connection_kwargs.get(key)
+        for key in address
+    )
 
 
 def _sync_client(host: dict) -> redis.Redis | None:

@@ -41,7 +41,9 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def send_on_commit(build: Callable[..., Iterable[Delivery]], *, audience: Iterable[int] | None = None) -> None:
+def send_on_commit(
+    build: Callable[..., Iterable[Delivery]], *, audience: Iterable[int] | None = None, shown: Iterable[int] = ()
+) -> None:
     """After the current transaction commits, build the deliveries and send them.
 
     Built after the commit, so that what they read (members, unread counts)
@@ -53,6 +55,10 @@ def send_on_commit(build: Callable[..., Iterable[Delivery]], *, audience: Iterab
     Then `build` takes the set of those to build for: after the commit, only
     the ones with an open socket, so nothing is read for the others, and
     nothing at all is built when none of them listens.
+
+    `shown`: users whose presence the request's answer shows (a message's
+    sender): looked up in the same Redis round trip as who listens
+    (presence.Rider), so that rendering the answer costs no round trip.
     """
     if audience is not None:
         audience = set(audience)
@@ -67,7 +73,7 @@ def send_on_commit(build: Callable[..., Iterable[Delivery]], *, audience: Iterab
             return
         listening = None  # the users with an open socket; None: not known
         if audience is not None:
-            listening = _listening(layer, audience)
+            listening = _listening(layer, audience, rider=presence.rider(shown))
             if listening == set():
                 return
         deliveries = build() if audience is None else build(audience if listening is None else listening)
@@ -101,14 +107,14 @@ def send_on_commit(build: Callable[..., Iterable[Delivery]], *, audience: Iterab
     transaction.on_commit(send, robust=True)
 
 
-def _listening(layer, user_ids: Iterable[int]) -> set[int] | None:
+def _listening(layer, user_ids: Iterable[int], *, rider: presence.Rider | None = None) -> set[int] | None:
     """Of these users, those with an open socket, asked from this thread
-    (threads/channel_layers.py: Redis in one round trip, memory in none);
-    None when the layer cannot tell."""
+    (threads/channel_layers.py: Redis in one round trip, memory in none),
+    with `rider` on the same round trip; None when the layer cannot tell."""
     if not hasattr(layer, "listening_groups"):
         return None
     groups = {user_group(user_id): user_id for user_id in user_ids}
-    found = layer.listening_groups(groups)
+    found = layer.listening_groups(groups, rider=rider)
     return None if found is None else {groups[group] for group in found}
 
 
@@ -148,6 +154,7 @@ def messages_created(
             *_unread_counts(thread.pk, {user_id: recipients[user_id] for user_id in listening & recipients.keys()}),
         ],
         audience=[user_id for user_id in members if user_id not in hidden_from],
+        shown=[sender_id],  # the answer to the send shows its sender
     )
     # For push and email: the recipients with no open socket (no query unless an endpoint wants it).
     webhook_hooks.offline_recipients(payloads, thread_id=thread.pk, recipient_ids=recipients)

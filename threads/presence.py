@@ -304,10 +304,20 @@ class RedisStore:
         if not user_ids:
             return {}
         pipe = self.client.pipeline(transaction=False)
+        self.queue_lookup(pipe, user_ids)
+        return self.read_lookup(user_ids, pipe.execute(), now, ttl)
+
+    def queue_lookup(self, pipe, user_ids: list[int]) -> int:
+        """Queue lookup's commands on a redis-py pipeline (to this store's
+        Redis); returns how many answers they add."""
         for user_id in user_ids:
             pipe.zrange(self._sockets_key(user_id), -1, -1, withscores=True)
         pipe.mget([self._seen_key(user_id) for user_id in user_ids])
-        *newest, seen = pipe.execute()
+        return len(user_ids) + 1
+
+    def read_lookup(self, user_ids: list[int], answers: list, now: float, ttl: float) -> dict[int, State]:
+        """lookup's result from the answers to queue_lookup's commands."""
+        *newest, seen = answers
         result = {}
         for user_id, top, last in zip(user_ids, newest, seen, strict=True):
             expires = top[0][1] if top else None
@@ -561,6 +571,38 @@ def states(user_ids: Iterable[int]) -> dict[int, State]:
     if missing:
         known.update(get().states(missing))
     return {user_id: known[user_id] for user_id in user_ids}
+
+
+class Rider:
+    """A lookup of users' states that rides on a pipeline another part of the
+    request sends to the same Redis anyway (channel_layers.listening_groups,
+    after a send commits), and stores what it finds for the rest of the
+    request: the answer that shows those users needs no round trip of its own."""
+
+    def __init__(self, presence: "Presence", user_ids: list[int]):
+        self.presence, self.user_ids = presence, user_ids
+        self.client = presence.store.client
+
+    def queue(self, pipe) -> int:
+        """Queue the lookup on `pipe` (a pipeline to self.client's Redis); returns how many answers it adds."""
+        return self.presence.store.queue_lookup(pipe, self.user_ids)
+
+    def read(self, answers: list) -> None:
+        known = getattr(_request, "states", None)
+        if known is not None:
+            known.update(self.presence.store.read_lookup(self.user_ids, answers, self.presence.clock(), ttl()))
+
+
+def rider(user_ids: Iterable[int]) -> Rider | None:
+    """A Rider for the states of these users that this request has not
+    looked up yet; None when there is nothing to ride: outside a request,
+    presence not in Redis, or Redis failing (Presence._call's pause)."""
+    known = getattr(_request, "states", None)
+    current = get()
+    if known is None or not isinstance(current.store, RedisStore) or time.monotonic() < current.paused_until:
+        return None
+    missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in known]
+    return Rider(current, missing) if missing else None
 
 
 def annotate(data) -> None:

@@ -5,7 +5,10 @@ the online list is the caller's contacts only; presence events reach the
 contacts, rate limited. In memory (no REDIS_URL), as the suite runs; the real
 Redis is in test_presence.py and test_presence_e2e.py."""
 
+import uuid
+
 import pytest
+import redis.connection
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
@@ -13,6 +16,7 @@ from django.test import override_settings
 
 from threads import presence, services
 from threads.tests.conftest import summary
+from threads.tests.server import redis_answering
 from threads.tests.test_presence import Clock
 from threads.tests.test_realtime import connect_as
 
@@ -270,3 +274,54 @@ async def test_a_flapping_connection_is_announced_once_then_its_final_state(alic
         assert events[1]["last_seen"] is not None
         assert await alice_socket.receive_nothing(timeout=1)  # nothing more: offline is where it ended
         await alice_socket.disconnect()
+
+
+# With Redis: the send's sender rides on the round trip that asks who listens.
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Every command or pipeline sent to Redis from this process (one round trip each)."""
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)  # the send's events go out on its commit, inside the request
+@pytest.mark.parametrize(("presence_db", "round_trips"), [(13, 1), (7, 2)])
+def test_with_redis_a_send_reads_its_senders_presence_with_who_listens(
+    settings, client_for, alice, bob, clock, redis_round_trips, presence_db, round_trips
+):
+    """One round trip after the commit when presence and the channel layer
+    share a Redis (as with REDIS_URL); two when they do not, with the same answer."""
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "threads.channel_layers.ChatRedisChannelLayer",
+        "CONFIG": {"hosts": [redis_answering("redis://127.0.0.1:6379/13")], "prefix": f"test-{uuid.uuid4().hex}"},
+    }}  # fmt: skip
+    store = presence.RedisStore(f"redis://127.0.0.1:6379/{presence_db}", prefix=f"test:presence:{uuid.uuid4().hex}:")
+    server = presence.Presence(store, clock=clock, send_events=False)
+    presence.reset(server)
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    client = client_for(alice)
+    try:
+        online(server, alice)
+        redis_round_trips.clear()
+
+        response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json")
+
+        assert response.status_code == 201
+        assert response.json()["sender"]["is_online"] is True
+        assert len(redis_round_trips) == round_trips
+        offline(server, alice)
+        clock.advance(60)
+        response = client.post(f"/api/threads/{thread.pk}/messages/", {"text": "bye"}, format="json")
+        assert response.json()["sender"] | {"last_seen": None} == summary(alice) | {"last_seen": None}
+        assert response.json()["sender"]["last_seen"] == iso(clock.now - 60)
+    finally:
+        store.clear()
