@@ -588,6 +588,7 @@ class Rider:
         return self.presence.store.queue_lookup(pipe, self.user_ids)
 
     def read(self, answers: list) -> None:
+        """Keep the states in the answers to queue's commands for the rest of the request (states())."""
         known = getattr(_request, "states", None)
         if known is not None:
             known.update(self.presence.store.read_lookup(self.user_ids, answers, self.presence.clock(), ttl()))
