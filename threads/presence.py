@@ -307,13 +307,11 @@ class RedisStore:
         self.queue_lookup(pipe, user_ids)
         return self.read_lookup(user_ids, pipe.execute(), now, ttl)
 
-    def queue_lookup(self, pipe, user_ids: list[int]) -> int:
-        """Queue lookup's commands on a redis-py pipeline (to this store's
-        Redis); returns how many answers they add."""
+    def queue_lookup(self, pipe, user_ids: list[int]) -> None:
+        """Queue lookup's commands on a redis-py pipeline (to this store's Redis)."""
         for user_id in user_ids:
             pipe.zrange(self._sockets_key(user_id), -1, -1, withscores=True)
         pipe.mget([self._seen_key(user_id) for user_id in user_ids])
-        return len(user_ids) + 1
 
     def read_lookup(self, user_ids: list[int], answers: list, now: float, ttl: float) -> dict[int, State]:
         """lookup's result from the answers to queue_lookup's commands."""
@@ -583,9 +581,9 @@ class Rider:
         self.presence, self.user_ids = presence, user_ids
         self.client = presence.store.client
 
-    def queue(self, pipe) -> int:
-        """Queue the lookup on `pipe` (a pipeline to self.client's Redis); returns how many answers it adds."""
-        return self.presence.store.queue_lookup(pipe, self.user_ids)
+    def queue(self, pipe) -> None:
+        """Queue the lookup on `pipe` (a pipeline to self.client's Redis), after the pipeline's own commands."""
+        self.presence.store.queue_lookup(pipe, self.user_ids)
 
     def read(self, answers: list) -> None:
         """Keep the states in the answers to queue's commands for the rest of the request (states())."""
