@@ -9,7 +9,7 @@ class WebhooksConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from . import endpoints
+        from . import checks, endpoints  # noqa: F401 (checks: register the deploy checks)
         from .models import WebhookEndpoint
 
         post_save.connect(endpoints.endpoints_changed, sender=WebhookEndpoint, dispatch_uid="webhooks-saved")
