@@ -20,7 +20,7 @@ import tempfile
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -92,7 +92,10 @@ def clean_browser(browser):
 
 
 def wait(browser: WebDriver) -> WebDriverWait:
-    return WebDriverWait(browser, WAIT_SECONDS)
+    # select2 redraws its chips and suggestions while the server answers: an
+    # element found a moment ago may be gone by the time it is read, and the
+    # condition is then simply tried again.
+    return WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException])
 
 
 def visible(browser: WebDriver, css: str) -> WebElement:
@@ -137,18 +140,28 @@ def pick_participant(browser: WebDriver, username: str) -> None:
     search.click()
     search.send_keys(username)
 
-    def suggestion(driver):
+    def click_suggestion(driver) -> bool:
+        # Found and clicked in one try, so that a redraw in between retries both.
         options = driver.find_elements(By.CSS_SELECTOR, "#select2-id_pair-results .select2-results__option")
-        return next((option for option in options if option.text == username), False)
+        option = next((option for option in options if option.text == username), None)
+        if option is None:
+            return False
+        option.click()
+        return True
 
-    wait(browser).until(suggestion).click()
+    wait(browser).until(click_suggestion)
     wait(browser).until(lambda driver: username in autocomplete_choices(driver))
 
 
 def unpick_participant(browser: WebDriver, username: str) -> None:
-    for chip in browser.find_elements(By.CSS_SELECTOR, "#id_pair + .select2 .select2-selection__choice"):
-        if chip.get_attribute("title") == username:
-            chip.find_element(By.CSS_SELECTOR, ".select2-selection__choice__remove").click()
+    def click_remove(driver) -> bool:
+        for chip in driver.find_elements(By.CSS_SELECTOR, "#id_pair + .select2 .select2-selection__choice"):
+            if chip.get_attribute("title") == username:
+                chip.find_element(By.CSS_SELECTOR, ".select2-selection__choice__remove").click()
+                return True
+        return False
+
+    wait(browser).until(click_remove)
     wait(browser).until(lambda driver: username not in autocomplete_choices(driver))
     # select2 opens its dropdown after a removal; close it as a person would.
     browser.find_element(By.CSS_SELECTOR, "#id_pair + .select2 input.select2-search__field").send_keys(Keys.ESCAPE)
