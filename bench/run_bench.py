@@ -746,11 +746,27 @@ def scale_table(scale: dict) -> list[str]:
     notes = [f"{row['name']}: {row['note']}." for row in scale["results"] if row.get("note")]
     if notes:
         lines += ["", *[f"- {note}" for note in notes]]
+    spreads = round_ratios(scale["results"])
+    if spreads:
+        # The medians hide how far one round can stray on a shared machine.
+        lines += ["", "x plain DRF in each round, in the order they ran:", "", *[f"- {spread}" for spread in spreads]]
     verdicts = [(row["name"], relative_verdict(row, scale["results"])) for row in scale["results"]]
     verdicts = [f"{name}: {verdict}." for name, verdict in verdicts if verdict]
     if verdicts:
         lines += ["", "Targets at this scale:", "", *[f"- {verdict}" for verdict in verdicts]]
     return lines
+
+
+def round_ratios(results: list[dict]) -> list[str]:
+    """Per case that the baseline has too and that ran more than one round:
+    our requests/s over the baseline's in each round."""
+    spreads = []
+    for row in results:
+        ours, theirs = row.get("runs", []), (row.get("plain") or {}).get("runs", [])
+        if len(ours) > 1 and len(ours) == len(theirs) and all(run["rps"] for run in theirs):
+            ratios = ", ".join(fmt(mine["rps"] / plain["rps"], 2) for mine, plain in zip(ours, theirs, strict=True))
+            spreads.append(f"{row['name']}: {ratios}")
+    return spreads
 
 
 def comparison_table(small: dict, large: dict) -> list[str]:
