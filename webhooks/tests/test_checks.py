@@ -15,7 +15,7 @@ def test_deploy_check_warns_while_insecure_webhooks_are_allowed(settings):
     assert "webhooks.W001" in deploy_check_ids()
 
 
-def test_deploy_check_is_quiet_about_webhooks_by_default(settings):
+def test_deploy_check_is_quiet_about_webhooks_while_insecure_urls_are_off(settings):
     settings.CHAT_WEBHOOK_ALLOW_INSECURE = False
     assert "webhooks.W001" not in deploy_check_ids()
 
