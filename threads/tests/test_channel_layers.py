@@ -3,6 +3,7 @@ Redis (`make test` starts it): the groups with a listener get their message,
 in one pipelined lookup however many groups there are."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -42,6 +43,22 @@ async def test_listening_groups_names_the_groups_with_a_channel_from_synchronous
     assert found == {"user.7"}
     await layer.group_discard("user.7", listener)
     assert await asyncio.to_thread(layer.listening_groups, groups) == set()
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_listening_groups_skips_a_group_whose_only_channel_expired():
+    layer = ChatRedisChannelLayer(hosts=[REDIS_URL], prefix="chat-layer-test", group_expiry=60)
+    live, stale = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("user.1", live)
+    await layer.group_add("user.2", stale)
+    # Joined longer ago than the group expiry, as the layer scores it: its
+    # group_send would drop the channel and deliver nothing.
+    connection = layer.connection(layer.consistent_hash("user.2"))
+    await connection.zadd(layer._group_key("user.2"), {stale: int(time.time()) - 120})
+
+    assert await asyncio.to_thread(layer.listening_groups, ["user.1", "user.2"]) == {"user.1"}
     await layer.flush()
     await layer.close_pools()
 
