@@ -118,7 +118,7 @@ class PreparedQuery:
         self.model = model
         self.build = build
         self.for_write = for_write
-        # (alias, vendor, shape, where only) -> (sql, parameter sources, attnames, values() names, converters)
+        # (alias, vendor, shape, where only) -> (sql, parameter sources, attnames, values() names, converters, layout)
         self._compiled: dict[tuple, tuple] = {}
 
     def _compile(self, alias: str, values: dict[str, Any], *, where_only: bool = False) -> tuple:
@@ -150,14 +150,20 @@ class PreparedQuery:
             raise ValueError(f"every value must be a parameter of the statement once: {sql} {params}")
         sql, sources = _constants_inlined(sql, sources)
         if where_only:
-            return sql, sources, [], [], []
+            return sql, sources, [], [], [], None
         columns = [column for column, _, _ in compiler.select]
         attnames = [getattr(getattr(column, "target", None), "attname", None) for column in columns]
         converters = [
             (position, functions, expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         ]
-        return sql, sources, attnames, names, converters
+        # For instances(): where the model's own columns are in a row, and
+        # each annotation's, as ModelIterable reads them (no select_related).
+        layout = None
+        if compiler.klass_info is not None and not compiler.klass_info.get("related_klass_infos"):
+            fields = compiler.klass_info["select_fields"]
+            layout = (fields[0], fields[-1] + 1, list(compiler.annotation_col_map.items()))
+        return sql, sources, attnames, names, converters, layout
 
     def _prepared(self, values: dict[str, Any], *, where_only: bool = False) -> tuple[str, tuple, list]:
         """(alias, compiled, parameters): the statement for these values' shape, compiled on first use."""
@@ -177,8 +183,8 @@ class PreparedQuery:
                 params.append(values[name][index_or_constant])
         return alias, compiled, params
 
-    def _run(self, values: dict[str, Any]) -> tuple[str, list[list], list, list]:
-        alias, (sql, _, attnames, names, converters), params = self._prepared(values)
+    def _run(self, values: dict[str, Any]) -> tuple[str, list[list], list, list, tuple | None]:
+        alias, (sql, _, attnames, names, converters, layout), params = self._prepared(values)
         connection = connections[alias]
         with prepared_cursor(connection) as cursor:
             cursor.execute(sql, params)
@@ -189,7 +195,7 @@ class PreparedQuery:
                 for convert in functions:
                     value = convert(value, expression, connection)
                 row[position] = value
-        return alias, rows, attnames, names
+        return alias, rows, attnames, names, layout
 
     def where(self, **values) -> tuple[str, list]:
         """The WHERE clause of the queryset built from `values` and its
@@ -199,15 +205,26 @@ class PreparedQuery:
 
     def rows(self, **values) -> list[tuple]:
         """The rows of the queryset built from `values`, as values_list() gives them."""
-        _, rows, _, _ = self._run(values)
+        _, rows, *_ = self._run(values)
         return [tuple(row) for row in rows]
 
     def dicts(self, **values) -> list[dict]:
         """The rows of the values() queryset built from `values`, as dicts."""
-        _, rows, _, names = self._run(values)
+        _, rows, _, names, _ = self._run(values)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def instances(self, **values) -> Sequence[Model]:
-        """The model instances of the queryset built from `values`, as iterating it gives them."""
-        alias, rows, attnames, _ = self._run(values)
-        return [self.model.from_db(alias, attnames, row) for row in rows]
+        """The model instances of the queryset built from `values`, with its
+        annotations, as iterating it gives them (a queryset without
+        select_related: ValueError)."""
+        alias, rows, attnames, _, layout = self._run(values)
+        if layout is None:
+            raise ValueError("instances() needs a queryset of model instances without select_related")
+        start, end, annotations = layout
+        instances = []
+        for row in rows:
+            instance = self.model.from_db(alias, attnames[start:end], row[start:end])
+            for name, position in annotations:
+                setattr(instance, name, row[position])
+            instances.append(instance)
+        return instances

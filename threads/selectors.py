@@ -150,13 +150,23 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     parsed = parse_id(thread_id)
     if parsed is None:
         raise Http404("No thread with this id.")
-    threads = threads_for_user(user=user) if annotated else threads_visible_to(user=user)
-    thread = threads.filter(pk=parsed).first()
+    if annotated:
+        thread = threads_for_user(user=user).filter(pk=parsed).first()
+    else:
+        thread = next(iter(_thread_of_user.instances(user_id=user.pk, thread_id=parsed)), None)
     if thread is None:
         raise Http404("No thread with this id.")
     if annotated:
         load_member_previews([thread])
     return thread
+
+
+# Every request nested under a thread starts here: prepared once
+# (chat_project/prepared.py), the same scope as threads_of_user_id (at
+# most one row: one membership per user and thread).
+_thread_of_user = PreparedQuery(
+    Thread, lambda user_id, thread_id: threads_of_user_id(user_id=user_id).filter(pk=thread_id).order_by()
+)
 
 
 def thread_for_write(*, thread_id) -> Thread:

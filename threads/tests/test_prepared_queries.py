@@ -55,6 +55,27 @@ def test_instances_are_loaded_from_the_database_with_their_python_values(convers
     assert [m.text for m in prepared.instances(sender_id=direct.user_high_id, thread_id=direct.pk)] == ["hi", "there"]
 
 
+def test_instances_carry_the_querysets_annotations(conversation, alice, bob):
+    def build(user_id, thread_id):
+        return selectors.threads_of_user_id(user_id=user_id).filter(pk=thread_id).order_by()
+
+    direct, group = conversation
+    prepared = PreparedQuery(Thread, build)
+    names = ("pk", "kind", "title", "updated", "message_count", "my_role", "unread_count", "my_last_read", "muted")
+    for user, thread in ((alice, direct), (bob, direct), (alice, group), (bob, group)):
+        [expected] = build(user.pk, thread.pk)
+        [found] = prepared.instances(user_id=user.pk, thread_id=thread.pk)
+        assert [getattr(found, name) for name in names] == [getattr(expected, name) for name in names]
+    assert prepared.instances(user_id=bob.pk, thread_id=direct.pk)[0].unread_count == 0
+    assert prepared.instances(user_id=alice.pk, thread_id=direct.pk)[0].unread_count == 2
+
+
+def test_instances_refuse_a_queryset_with_select_related(conversation):
+    prepared = PreparedQuery(Message, lambda pk: Message.objects.filter(pk=pk).select_related("sender"))
+    with pytest.raises(ValueError, match="select_related"):
+        prepared.instances(pk=1)
+
+
 def test_a_value_the_statement_does_not_carry_as_a_parameter_is_refused(alice):
     # A value the queryset does not use never reaches the SQL: nothing to substitute it in.
     prepared = PreparedQuery(Thread, lambda ids, user_id: Thread.objects.filter(pk__in=ids).annotate(n=Count("id")))
