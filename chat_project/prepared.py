@@ -118,7 +118,7 @@ class PreparedQuery:
         self.model = model
         self.build = build
         self.for_write = for_write
-        # (alias, vendor, shape, where only) -> (sql, parameter sources, attnames, values() names, converters, layout)
+        # (alias, vendor, shape, where only) -> (sql, parameter sources, values() names, converters, instance layout)
         self._compiled: dict[tuple, tuple] = {}
 
     def _compile(self, alias: str, values: dict[str, Any], *, where_only: bool = False) -> tuple:
@@ -150,20 +150,22 @@ class PreparedQuery:
             raise ValueError(f"every value must be a parameter of the statement once: {sql} {params}")
         sql, sources = _constants_inlined(sql, sources)
         if where_only:
-            return sql, sources, [], [], [], None
+            return sql, sources, [], [], None
         columns = [column for column, _, _ in compiler.select]
-        attnames = [getattr(getattr(column, "target", None), "attname", None) for column in columns]
         converters = [
             (position, functions, expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         ]
-        # For instances(): where the model's own columns are in a row, and
-        # each annotation's, as ModelIterable reads them (no select_related).
+        # For instances(), as ModelIterable reads a row (no select_related):
+        # the model's own columns (a run of them) with their attnames, and
+        # each annotation's position.
         layout = None
         if compiler.klass_info is not None and not compiler.klass_info.get("related_klass_infos"):
             fields = compiler.klass_info["select_fields"]
-            layout = (fields[0], fields[-1] + 1, list(compiler.annotation_col_map.items()))
-        return sql, sources, attnames, names, converters, layout
+            start, end = fields[0], fields[-1] + 1
+            attnames = [column.target.attname for column in columns[start:end]]
+            layout = (start, end, attnames, list(compiler.annotation_col_map.items()))
+        return sql, sources, names, converters, layout
 
     def _prepared(self, values: dict[str, Any], *, where_only: bool = False) -> tuple[str, tuple, list]:
         """(alias, compiled, parameters): the statement for these values' shape, compiled on first use."""
@@ -183,8 +185,8 @@ class PreparedQuery:
                 params.append(values[name][index_or_constant])
         return alias, compiled, params
 
-    def _run(self, values: dict[str, Any]) -> tuple[str, list[list], list, list, tuple | None]:
-        alias, (sql, _, attnames, names, converters, layout), params = self._prepared(values)
+    def _run(self, values: dict[str, Any]) -> tuple[str, list[list], list, tuple | None]:
+        alias, (sql, _, names, converters, layout), params = self._prepared(values)
         connection = connections[alias]
         with prepared_cursor(connection) as cursor:
             cursor.execute(sql, params)
@@ -195,7 +197,7 @@ class PreparedQuery:
                 for convert in functions:
                     value = convert(value, expression, connection)
                 row[position] = value
-        return alias, rows, attnames, names, layout
+        return alias, rows, names, layout
 
     def where(self, **values) -> tuple[str, list]:
         """The WHERE clause of the queryset built from `values` and its
@@ -210,20 +212,20 @@ class PreparedQuery:
 
     def dicts(self, **values) -> list[dict]:
         """The rows of the values() queryset built from `values`, as dicts."""
-        _, rows, _, names, _ = self._run(values)
+        _, rows, names, _ = self._run(values)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def instances(self, **values) -> Sequence[Model]:
         """The model instances of the queryset built from `values`, with its
         annotations, as iterating it gives them (a queryset without
         select_related: ValueError)."""
-        alias, rows, attnames, _, layout = self._run(values)
+        alias, rows, _, layout = self._run(values)
         if layout is None:
             raise ValueError("instances() needs a queryset of model instances without select_related")
-        start, end, annotations = layout
+        start, end, attnames, annotations = layout
         instances = []
         for row in rows:
-            instance = self.model.from_db(alias, attnames[start:end], row[start:end])
+            instance = self.model.from_db(alias, attnames, row[start:end])
             for name, position in annotations:
                 setattr(instance, name, row[position])
             instances.append(instance)

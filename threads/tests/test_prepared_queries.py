@@ -70,7 +70,7 @@ def test_instances_carry_the_querysets_annotations(conversation, alice, bob):
     assert prepared.instances(user_id=alice.pk, thread_id=direct.pk)[0].unread_count == 2
 
 
-def test_instances_refuse_a_queryset_with_select_related(conversation):
+def test_instances_refuse_a_queryset_with_select_related():
     prepared = PreparedQuery(Message, lambda pk: Message.objects.filter(pk=pk).select_related("sender"))
     with pytest.raises(ValueError, match="select_related"):
         prepared.instances(pk=1)
