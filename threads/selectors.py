@@ -153,7 +153,8 @@ def thread_get_for_user(*, user: AbstractBaseUser, thread_id, annotated: bool = 
     if annotated:
         thread = threads_for_user(user=user).filter(pk=parsed).first()
     else:
-        thread = next(iter(_thread_of_user.instances(user_id=user.pk, thread_id=parsed)), None)
+        found = _thread_of_user.instances(user_id=user.pk, thread_id=parsed)
+        thread = found[0] if found else None
     if thread is None:
         raise Http404("No thread with this id.")
     if annotated:
