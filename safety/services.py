@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -57,18 +57,25 @@ def block_user(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def unblock_user(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> None:
-    """Lift a block (idempotent). What `blocked` sent in shared groups during
-    the block shows again, and the blocker's unread counts there are
-    recounted to include it (and they get `unread_count` events)."""
+    """Lift a block (idempotent). What `blocked` sent in shared threads
+    during the block shows again, and the blocker's unread counts there are
+    recounted to include it (and they get `unread_count` events).
+
+    The direct thread is recounted too: a block closes it, but a send that
+    raced the block (it started before the block committed, and waited for
+    the thread's lock) may have stored a message there, hidden from the
+    blocker and not counted (the module's docstring)."""
     shared = _lock_shared_threads(blocker.pk, blocked.pk)
     deleted, _ = Block.objects.filter(blocker_id=blocker.pk, blocked_id=blocked.pk).delete()
-    groups = [pk for pk, kind in shared.items() if kind == Thread.Kind.GROUP]
-    if not deleted or not groups:
+    if not deleted or not shared:
         return
-    # A group's unread messages for its member: from others, past the
-    # member's read position, not hidden from them (other blocks may stand).
+    # The member's unread messages: from others, not hidden from them
+    # (other blocks may stand), and in a group past the member's read
+    # position, in a direct thread not flagged read (a group's messages
+    # have no flag: is_read is null).
     unread = (
-        Message.objects.filter(thread=OuterRef("thread_id"), pk__gt=OuterRef("last_read_message_id"))
+        Message.objects.filter(thread=OuterRef("thread_id"))
+        .filter(Q(is_read=False) | Q(is_read=None, pk__gt=OuterRef("last_read_message_id")))
         .exclude(sender_id=OuterRef("user_id"))
         .exclude(rules.hidden_from(OuterRef(OuterRef("user_id"))))
         .order_by()
@@ -76,10 +83,10 @@ def unblock_user(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> Non
         .annotate(n=Count("id"))
         .values("n")
     )
-    Membership.objects.filter(user_id=blocker.pk, thread_id__in=groups).update(
+    Membership.objects.filter(user_id=blocker.pk, thread_id__in=list(shared)).update(
         unread_count=Coalesce(Subquery(unread), 0)
     )
-    _announce_unread_counts(blocker.pk, groups)
+    _announce_unread_counts(blocker.pk, list(shared))
 
 
 def _announce_unread_counts(user_id: int, thread_ids: list[int]) -> None:

@@ -3,9 +3,14 @@ threads/tests/test_concurrency.py): the counters stay exact, and every
 message is either before the block (seen and counted) or after it (hidden
 and never counted)."""
 
+import threading
+import time
+
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 
+from safety import services as safety_services
 from safety.models import Block
 from threads import services
 from threads.models import Membership, Message
@@ -49,3 +54,62 @@ def test_blocking_and_unblocking_while_the_blocked_user_sends_leaves_every_count
 
     assert not Block.objects.exists()  # the last round unblocked
     assert Message.objects.filter(thread=direct).count() >= 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="on SQLite a write transaction holds the database's write lock throughout"
+)
+def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unblocked():
+    """The race the test above finds now and then, made certain: bob's send
+    takes its time and snapshot after alice's block took its time but before
+    it committed, and waits for the thread's lock. The message goes in,
+    hidden from alice and not counted; when she unblocks, it shows again
+    and is counted."""
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    direct, _ = services.thread_get_or_create(user=alice, other=bob)
+    written, commit, sent = threading.Event(), threading.Event(), []
+
+    def block():
+        with transaction.atomic():  # holds block_user's locks until `commit`
+            safety_services.block_user(blocker=alice, blocked=bob)
+            written.set()
+            commit.wait(10)
+        connection.close()
+
+    def send():
+        sent.append(bearer(bob).post(f"/api/threads/{direct.pk}/messages/", {"text": "raced"}, format="json"))
+        connection.close()
+
+    blocker = threading.Thread(target=block)
+    blocker.start()
+    assert written.wait(10)
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:  # until the send waits for the block's lock
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the send never waited for the block's lock")
+    commit.set()
+    for worker_thread in (blocker, sender):
+        worker_thread.join(timeout=10)
+
+    assert sent[0].status_code == 201
+    alice_client = bearer(alice)
+    assert alice_client.get(f"/api/threads/{direct.pk}/messages/").json()["results"] == []
+    assert alice_client.get(f"/api/threads/{direct.pk}/").json()["unread_count"] == 0
+    assert_counters_exact(direct)
+
+    assert alice_client.delete(f"/api/users/{bob.pk}/block/").status_code == 204
+
+    assert [m["text"] for m in alice_client.get(f"/api/threads/{direct.pk}/messages/").json()["results"]] == ["raced"]
+    assert alice_client.get(f"/api/threads/{direct.pk}/").json()["unread_count"] == 1
+    assert alice_client.get("/api/threads/unread_count/").json() == {"unread_count": 1}
+    assert_counters_exact(direct)
+
