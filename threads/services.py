@@ -613,6 +613,22 @@ def messages_get_or_create(
     """
     check_message_batch(items)
     inserted = _insert_messages(thread, sender, items)
+    existing: dict[uuid.UUID, Message] | None = None
+    if not any(inserted):
+        # Nothing was stored: every item is a retry, or the sender may not
+        # post here (not a member: 404; safety: a block either way closes
+        # a direct thread: 403).
+        locked = _lock_as_member(thread, sender, blocks=True)
+        if locked["blocker"] is not None:
+            raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
+        thread.kind = locked["kind"]
+        existing = _sent_before(thread, sender, [client_id for _, client_id in items])
+        if any(client_id not in existing for _, client_id in items):
+            # Not all retries, so the INSERT was refused by rows that have
+            # changed since it read them: a block lifted, or the sender
+            # added to the group. Now that the thread's lock is held they
+            # cannot change again: the INSERT stores what it refused.
+            inserted = _insert_messages(thread, sender, items)
     new = [message for message in inserted if message is not None]
     positions = None
     if new:
@@ -631,23 +647,25 @@ def messages_get_or_create(
         positions = {user_id: position for user_id, (_, position) in members.items()}
         events.messages_created(new, members=members, hidden_from=hidden_from)
     missing = [client_id for message, (_, client_id) in zip(inserted, items, strict=True) if message is None]
-    existing: dict[uuid.UUID, Message] = {}
-    if missing:
-        if not new:
-            # Nothing was stored: every item is a retry, or the sender may not
-            # post here (not a member: 404; safety: a block either way closes
-            # a direct thread: 403).
-            locked = _lock_as_member(thread, sender, blocks=True)
-            if locked["blocker"] is not None:
-                raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
-            thread.kind = locked["kind"]
-        for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=missing):
-            message.thread, message.sender = thread, sender  # no query to render them
-            existing[message.client_id] = message
+    if existing is None:
+        existing = _sent_before(thread, sender, missing)
     messages = [
         message or existing[client_id] for message, (_, client_id) in zip(inserted, items, strict=True)
     ]
     return SentMessages(messages, [message is not None for message in inserted], positions)
+
+
+def _sent_before(thread: Thread, sender: AbstractBaseUser, client_ids: list[uuid.UUID | None]) -> dict:
+    """`sender`'s messages in `thread` with these client_ids, by client_id
+    (no query when there are none: None is never looked up)."""
+    wanted = [client_id for client_id in client_ids if client_id is not None]
+    if not wanted:
+        return {}
+    found = {}
+    for message in Message.objects.filter(thread_id=thread.pk, sender_id=sender.pk, client_id__in=wanted):
+        message.thread, message.sender = thread, sender  # no query to render them
+        found[message.client_id] = message
+    return found
 
 
 def _insert_messages(

@@ -113,3 +113,52 @@ def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unbl
     assert alice_client.get("/api/threads/unread_count/").json() == {"unread_count": 1}
     assert_counters_exact(direct)
 
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="on SQLite a write transaction holds the database's write lock throughout"
+)
+@pytest.mark.parametrize("change", ["the block is lifted", "the sender is added to the group"])
+def test_a_send_refused_by_rows_that_change_before_its_lock_goes_through(change):
+    """A send's INSERT reads the rows as they were when it started: refused
+    by a block, or because bob is not a member, it stores nothing. If the
+    block is lifted or bob added before the send takes the thread's lock to
+    say why, the send stores the message after all (it was a 500)."""
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    if change == "the block is lifted":
+        thread, _ = services.thread_get_or_create(user=alice, other=bob)
+        safety_services.block_user(blocker=alice, blocked=bob)
+        request = ("delete", f"/api/users/{bob.pk}/block/", None)
+    else:
+        thread = services.group_create(owner=alice, title="g", members=[User.objects.create_user("carol")])
+        request = ("post", f"/api/threads/{thread.pk}/members/", {"user": bob.pk})
+    refused, changed, sent = threading.Event(), threading.Event(), []
+
+    def pause_after_the_insert(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith(f"INSERT INTO {connection.ops.quote_name(Message._meta.db_table)}") and not refused.is_set():
+            refused.set()
+            changed.wait(10)
+        return result
+
+    def send():
+        try:
+            with connection.execute_wrapper(pause_after_the_insert):
+                sent.append(bearer(bob).post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json"))
+        except Exception as exc:  # the test client re-raises a view's exception: raised again below
+            sent.append(exc)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert refused.wait(10)
+    method, path, body = request
+    assert getattr(bearer(alice), method)(path, body, format="json").status_code in {201, 204}
+    changed.set()
+    sender.join(timeout=10)
+
+    if isinstance(sent[0], Exception):
+        raise sent[0]
+    assert sent[0].status_code == 201
+    assert [m["text"] for m in bearer(alice).get(f"/api/threads/{thread.pk}/messages/").json()["results"]] == ["hi"]
+    assert_counters_exact(thread)
