@@ -608,8 +608,9 @@ def messages_get_or_create(
     Each new message adds one to every other member's unread count and, in a
     group, moves the sender's read position to it (they have seen the
     thread). Three statements whatever the batch's size (one INSERT for all
-    the messages); `thread` may be a bare `Thread(pk=...)`: its kind and the
-    fields a send changes are filled in from the rows.
+    the messages; a send that races a block or a membership change may take
+    two or three more); `thread` may be a bare `Thread(pk=...)`: its kind
+    and the fields a send changes are filled in from the rows.
     """
     check_message_batch(items)
     inserted = _insert_messages(thread, sender, items)
@@ -617,18 +618,22 @@ def messages_get_or_create(
     if not any(inserted):
         # Nothing was stored: every item is a retry, or the sender may not
         # post here (not a member: 404; safety: a block either way closes
-        # a direct thread: 403).
-        locked = _lock_as_member(thread, sender, blocks=True)
-        if locked["blocker"] is not None:
-            raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
-        thread.kind = locked["kind"]
+        # a direct thread: 403), or could not when the INSERT read the rows.
+        thread.kind = _check_may_post(thread, sender)["kind"]
         existing = _sent_before(thread, sender, [client_id for _, client_id in items])
         if any(client_id not in existing for _, client_id in items):
-            # Not all retries, so the INSERT was refused by rows that have
-            # changed since it read them: a block lifted, or the sender
-            # added to the group. Now that the thread's lock is held they
-            # cannot change again: the INSERT stores what it refused.
+            # Not all retries, and no reason to refuse: the INSERT was
+            # refused by rows that changed since it read them (a block
+            # lifted, the sender added to the group). The thread's lock is
+            # held now, and every write to those rows takes it first, so
+            # the INSERT and the check below read the same rows.
             inserted = _insert_messages(thread, sender, items)
+            if not any(inserted):
+                # Refused again: the rows changed once more while the check
+                # above waited for the lock (a block put back), which its
+                # statement, reading them as they were when it began, did
+                # not see. Asked again it does not wait, and answers 403.
+                _check_may_post(thread, sender)
     new = [message for message in inserted if message is not None]
     positions = None
     if new:
@@ -653,6 +658,15 @@ def messages_get_or_create(
         message or existing[client_id] for message, (_, client_id) in zip(inserted, items, strict=True)
     ]
     return SentMessages(messages, [message is not None for message in inserted], positions)
+
+
+def _check_may_post(thread: Thread, sender: AbstractBaseUser) -> dict:
+    """Lock the thread for a send by `sender` (_lock_as_member): 404 for a
+    non-member, 403 when a block closes the direct thread."""
+    locked = _lock_as_member(thread, sender, blocks=True)
+    if locked["blocker"] is not None:
+        raise PermissionDenied(safety_rules.refusal(blocker_id=locked["blocker"], sender_id=sender.pk))
+    return locked
 
 
 def _sent_before(thread: Thread, sender: AbstractBaseUser, client_ids: list[uuid.UUID | None]) -> dict:

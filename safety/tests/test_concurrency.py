@@ -5,10 +5,12 @@ and never counted)."""
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from rest_framework.response import Response
 
 from safety import services as safety_services
 from safety.models import Block
@@ -56,6 +58,56 @@ def test_blocking_and_unblocking_while_the_blocked_user_sends_leaves_every_count
     assert Message.objects.filter(thread=direct).count() >= 1
 
 
+def send_paused_after_its_insert(user: User, thread) -> tuple[threading.Event, Callable[[], Response]]:
+    """Start `user`'s send to `thread` in a thread of its own; once its
+    INSERT has run, it waits. Returns `resume` (set it to let the send go
+    on) and `result` (waits for the send; its response)."""
+    inserted, resume, sent = threading.Event(), threading.Event(), []
+    table = connection.ops.quote_name(Message._meta.db_table)
+
+    def pause_after_the_insert(execute, sql, params, many, context):
+        outcome = execute(sql, params, many, context)
+        if sql.startswith(f"INSERT INTO {table}") and not inserted.is_set():
+            inserted.set()
+            resume.wait(10)
+        return outcome
+
+    def send():
+        try:
+            with connection.execute_wrapper(pause_after_the_insert):
+                sent.append(bearer(user).post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json"))
+        except Exception as exc:  # the test client re-raises a view's exception: raised again in result()
+            sent.append(exc)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert inserted.wait(10)
+
+    def result():
+        sender.join(timeout=10)
+        if isinstance(sent[0], Exception):
+            raise sent[0]
+        return sent[0]
+
+    return resume, result
+
+
+def wait_for_a_lock_wait() -> None:
+    """Until some connection to the test database waits for a lock."""
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    pytest.fail("nothing ever waited for a lock")
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="on SQLite a write transaction holds the database's write lock throughout"
 )
@@ -85,17 +137,7 @@ def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unbl
     assert written.wait(10)
     sender = threading.Thread(target=send)
     sender.start()
-    deadline = time.monotonic() + 10
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:  # until the send waits for the block's lock
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                break
-            time.sleep(0.01)
-        else:
-            pytest.fail("the send never waited for the block's lock")
+    wait_for_a_lock_wait()  # the send, for the block's lock
     commit.set()
     for worker_thread in (blocker, sender):
         worker_thread.join(timeout=10)
@@ -114,6 +156,7 @@ def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unbl
     assert_counters_exact(direct)
 
 
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="on SQLite a write transaction holds the database's write lock throughout"
 )
@@ -127,38 +170,52 @@ def test_a_send_refused_by_rows_that_change_before_its_lock_goes_through(change)
     if change == "the block is lifted":
         thread, _ = services.thread_get_or_create(user=alice, other=bob)
         safety_services.block_user(blocker=alice, blocked=bob)
-        request = ("delete", f"/api/users/{bob.pk}/block/", None)
+        method, path, body = "delete", f"/api/users/{bob.pk}/block/", None
     else:
         thread = services.group_create(owner=alice, title="g", members=[User.objects.create_user("carol")])
-        request = ("post", f"/api/threads/{thread.pk}/members/", {"user": bob.pk})
-    refused, changed, sent = threading.Event(), threading.Event(), []
+        method, path, body = "post", f"/api/threads/{thread.pk}/members/", {"user": bob.pk}
+    resume, result = send_paused_after_its_insert(bob, thread)
 
-    def pause_after_the_insert(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if sql.startswith(f"INSERT INTO {connection.ops.quote_name(Message._meta.db_table)}") and not refused.is_set():
-            refused.set()
-            changed.wait(10)
-        return result
-
-    def send():
-        try:
-            with connection.execute_wrapper(pause_after_the_insert):
-                sent.append(bearer(bob).post(f"/api/threads/{thread.pk}/messages/", {"text": "hi"}, format="json"))
-        except Exception as exc:  # the test client re-raises a view's exception: raised again below
-            sent.append(exc)
-        finally:
-            connection.close()
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    assert refused.wait(10)
-    method, path, body = request
     assert getattr(bearer(alice), method)(path, body, format="json").status_code in {201, 204}
-    changed.set()
-    sender.join(timeout=10)
+    resume.set()
 
-    if isinstance(sent[0], Exception):
-        raise sent[0]
-    assert sent[0].status_code == 201
+    assert result().status_code == 201
     assert [m["text"] for m in bearer(alice).get(f"/api/threads/{thread.pk}/messages/").json()["results"]] == ["hi"]
+    assert_counters_exact(thread)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="on SQLite a write transaction holds the database's write lock throughout"
+)
+def test_a_send_refused_by_a_block_lifted_and_put_back_while_it_waits_is_refused():
+    """As above, but alice blocks bob again, and the send waits for that
+    block's lock: its check (reading the rows as they were when it began
+    to wait) sees no block, the INSERT it runs again does. Still a 403, and
+    nothing stored (it was a 500)."""
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    thread, _ = services.thread_get_or_create(user=alice, other=bob)
+    safety_services.block_user(blocker=alice, blocked=bob)
+    resume, result = send_paused_after_its_insert(bob, thread)
+    assert bearer(alice).delete(f"/api/users/{bob.pk}/block/").status_code == 204
+    blocked, commit = threading.Event(), threading.Event()
+
+    def block_again():
+        with transaction.atomic():  # holds block_user's locks until `commit`
+            safety_services.block_user(blocker=alice, blocked=bob)
+            blocked.set()
+            commit.wait(10)
+        connection.close()
+
+    blocker = threading.Thread(target=block_again)
+    blocker.start()
+    assert blocked.wait(10)
+    resume.set()
+    wait_for_a_lock_wait()  # the send's check, for the block's lock
+    commit.set()
+    blocker.join(timeout=10)
+
+    response = result()
+    assert response.status_code == 403
+    assert response.json()["detail"] == "You can't message this user."
+    assert not Message.objects.filter(thread=thread).exists()
     assert_counters_exact(thread)
