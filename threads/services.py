@@ -1027,9 +1027,15 @@ def _set_read_where(
 
 
 # Marking a direct thread read: its WHERE clause prepared once (chat_project/prepared.py).
+# safety: not the messages hidden from the reader. A block closes a direct
+# thread, but a send that raced it may have stored one (safety.services):
+# it stays unread, to count once the reader unblocks, and tells the sender
+# nothing.
 _unread_from_sender = PreparedQuery(
     Message,
-    lambda thread_id, sender_id: Message.objects.filter(thread_id=thread_id, sender_id=sender_id, is_read=False),
+    lambda thread_id, sender_id, reader_id: Message.objects.filter(
+        thread_id=thread_id, sender_id=sender_id, is_read=False
+    ).exclude(safety_rules.hidden_from(reader_id)),
 )
 
 
@@ -1070,7 +1076,7 @@ def thread_mark_read(*, thread: Thread, user: AbstractBaseUser) -> int:
     # message_thread_id_idx.
     other_id = locked["user_high_id"] if user.pk == locked["user_low_id"] else locked["user_low_id"]
     marked_ids = _set_read_where(
-        *_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id),
+        *_unread_from_sender.where(thread_id=thread.pk, sender_id=other_id, reader_id=user.pk),
         before=None if caught_up else _caught_up_sql(thread.pk, user.pk, to=newest),
         fixed=True,
     )

@@ -146,6 +146,9 @@ def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unbl
     alice_client = bearer(alice)
     assert alice_client.get(f"/api/threads/{direct.pk}/messages/").json()["results"] == []
     assert alice_client.get(f"/api/threads/{direct.pk}/").json()["unread_count"] == 0
+    # Marking the thread read leaves the hidden message unread (no receipt for bob).
+    assert alice_client.post(f"/api/threads/{direct.pk}/mark_as_read/").json() == {"marked": 0}
+    assert Message.objects.get(thread=direct).is_read is False
     assert_counters_exact(direct)
 
     assert alice_client.delete(f"/api/users/{bob.pk}/block/").status_code == 204
