@@ -94,6 +94,30 @@ def send_paused_after_its_insert(user: User, thread) -> tuple[threading.Event, C
     return resume, result
 
 
+def block_held_open(blocker: User, blocked: User) -> Callable[[], None]:
+    """Run block_user in a thread of its own and keep its transaction open:
+    its locks held, the block written but not committed. Returns `commit`,
+    which commits it and waits for the thread."""
+    written, commit = threading.Event(), threading.Event()
+
+    def block():
+        with transaction.atomic():  # holds block_user's locks until `commit`
+            safety_services.block_user(blocker=blocker, blocked=blocked)
+            written.set()
+            commit.wait(10)
+        connection.close()
+
+    worker = threading.Thread(target=block)
+    worker.start()
+    assert written.wait(10)
+
+    def commit_and_wait():
+        commit.set()
+        worker.join(timeout=10)
+
+    return commit_and_wait
+
+
 def wait_for_a_lock_wait() -> None:
     """Until some connection to the test database waits for a lock."""
     deadline = time.monotonic() + 10
@@ -119,28 +143,18 @@ def test_a_send_that_raced_the_block_into_the_direct_thread_is_counted_once_unbl
     and is counted."""
     alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
     direct, _ = services.thread_get_or_create(user=alice, other=bob)
-    written, commit, sent = threading.Event(), threading.Event(), []
-
-    def block():
-        with transaction.atomic():  # holds block_user's locks until `commit`
-            safety_services.block_user(blocker=alice, blocked=bob)
-            written.set()
-            commit.wait(10)
-        connection.close()
+    sent = []
 
     def send():
         sent.append(bearer(bob).post(f"/api/threads/{direct.pk}/messages/", {"text": "raced"}, format="json"))
         connection.close()
 
-    blocker = threading.Thread(target=block)
-    blocker.start()
-    assert written.wait(10)
+    commit = block_held_open(alice, bob)
     sender = threading.Thread(target=send)
     sender.start()
     wait_for_a_lock_wait()  # the send, for the block's lock
-    commit.set()
-    for worker_thread in (blocker, sender):
-        worker_thread.join(timeout=10)
+    commit()
+    sender.join(timeout=10)
 
     assert sent[0].status_code == 201
     alice_client = bearer(alice)
@@ -200,22 +214,10 @@ def test_a_send_refused_by_a_block_lifted_and_put_back_while_it_waits_is_refused
     safety_services.block_user(blocker=alice, blocked=bob)
     resume, result = send_paused_after_its_insert(bob, thread)
     assert bearer(alice).delete(f"/api/users/{bob.pk}/block/").status_code == 204
-    blocked, commit = threading.Event(), threading.Event()
-
-    def block_again():
-        with transaction.atomic():  # holds block_user's locks until `commit`
-            safety_services.block_user(blocker=alice, blocked=bob)
-            blocked.set()
-            commit.wait(10)
-        connection.close()
-
-    blocker = threading.Thread(target=block_again)
-    blocker.start()
-    assert blocked.wait(10)
+    commit = block_held_open(alice, bob)
     resume.set()
     wait_for_a_lock_wait()  # the send's check, for the block's lock
-    commit.set()
-    blocker.join(timeout=10)
+    commit()
 
     response = result()
     assert response.status_code == 403
